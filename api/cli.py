@@ -1,0 +1,180 @@
+"""The `nurture` command line: ingest, check, search, status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from assistant.config import Settings, get_settings
+from assistant.errors import NurtureError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nurture: cited guidance for foster carers.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("ingest").setLevel(logging.INFO)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More logging.")] = False) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def ingest(
+    full: Annotated[bool, typer.Option("--full", help="Re-embed every document.")] = False,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Serve the previous generation again.")
+    ] = False,
+) -> None:
+    """Index the corpus (only what changed), or roll back to the previous index."""
+    from assistant.embeddings import build_embedder
+    from assistant.store import open_store
+    from ingest.pipeline import Pipeline
+
+    settings = get_settings()
+    try:
+        pipeline = Pipeline(settings, open_store(settings), build_embedder(settings))
+        if rollback:
+            active, previous = pipeline.rollback()
+            out.print(f"Rolled back: generation {active} is active again (was {previous}).")
+            return
+        report = pipeline.run(full=full, progress=True)
+    except NurtureError as error:
+        raise _fail(error) from None
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for error in report.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+    for doc_id in report.kept_previous:
+        err.print(
+            f"[yellow]kept:[/] the previously indexed version of {doc_id} is still being served",
+            highlight=False,
+        )
+    if report.unchanged:
+        out.print(
+            f"Nothing changed: generation {report.active} keeps serving "
+            f"{report.documents} documents, {report.chunks} chunks ({report.seconds:.1f} s)."
+        )
+    else:
+        out.print(
+            f"Generation {report.active} is active: {report.documents} documents, "
+            f"{report.chunks} chunks; re-embedded {len(report.embedded)} documents "
+            f"({report.texts_embedded} chunks), reused {len(report.reused)}, "
+            f"removed {len(report.removed)} ({report.seconds:.1f} s)."
+        )
+    if report.errors:
+        err.print(f"{len(report.errors)} file(s) had errors; fix them and run ingest again.")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def check(
+    corpus: Annotated[Path | None, typer.Argument(help="Corpus folder (default: settings).")] = None,
+) -> None:
+    """Check the corpus files without indexing them."""
+    from ingest.load import load_corpus
+    from ingest.validate import Finding, review_documents, validate_document
+
+    settings = get_settings()
+    corpus_dir = corpus or settings.corpus_dir
+    try:
+        loaded = load_corpus(corpus_dir)
+    except NurtureError as error:
+        raise _fail(error) from None
+    findings = [Finding(e.path, str(e).split(": ", 1)[1], "error") for e in loaded.errors]
+    findings += [Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings]
+    documents = []
+    for raw in loaded.documents:
+        try:
+            documents.append(validate_document(raw))
+        except NurtureError as error:
+            findings.append(Finding(raw.path, str(error).split(": ", 1)[1], "error"))
+    findings += review_documents(
+        documents,
+        today=date.today(),
+        review_warn_months=settings.review_warn_months,
+        max_section_words=settings.max_section_words,
+    )
+    for finding in sorted(findings, key=lambda f: (f.path, f.severity)):
+        colour = "red" if finding.severity == "error" else "yellow"
+        out.print(f"[{colour}]{finding.severity}:[/] {finding.path}: {finding.message}", highlight=False)
+    errors = sum(finding.severity == "error" for finding in findings)
+    warnings = len(findings) - errors
+    files = len(loaded.documents) + len(loaded.failed_ids)
+    out.print(f"Checked {files} files: {errors} error(s), {warnings} warning(s).")
+    if errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="How many chunks.")] = 5,
+) -> None:
+    """Dense retrieval only: ranked chunks with scores and where they come from."""
+    from assistant.embeddings import build_embedder
+    from assistant.store import open_store
+
+    settings = get_settings()
+    try:
+        embedder = build_embedder(settings)
+        store = open_store(settings)
+        generation = store.require_active(embedder.name, embedder.dimension)
+        hits = store.query(store.collection(generation.name), embedder.embed_query(query), k)
+    except NurtureError as error:
+        raise _fail(error) from None
+    for rank, (chunk, score) in enumerate(hits, start=1):
+        out.print(
+            f"[bold]{rank}.[/] {score:.3f}  {chunk.doc_id}#{chunk.anchor}  "
+            f"[dim]{chunk.section or chunk.title}[/]",
+            highlight=False,
+        )
+        out.print(f"    {chunk.title} · {chunk.type} · {'; '.join(chunk.source_names)}", highlight=False)
+        snippet = " ".join(chunk.text.split())
+        out.print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}", highlight=False)
+
+
+@app.command()
+def status() -> None:
+    """Which index generation is serving, how big it is, and which model built it."""
+    from assistant.store import open_store
+
+    settings: Settings = get_settings()
+    try:
+        store = open_store(settings)
+        active, previous = store.pointer()
+        generation = store.generation(active) if active else None
+    except NurtureError as error:
+        raise _fail(error) from None
+    if generation is None:
+        out.print("No index yet: run `nurture ingest`.")
+        raise typer.Exit(code=1)
+    table = Table(show_header=False)
+    table.add_row("active generation", generation.name)
+    table.add_row("previous (rollback)", previous or "none")
+    table.add_row("built", generation.built_at)
+    table.add_row("documents", str(generation.doc_count))
+    table.add_row("chunks", str(generation.chunk_count))
+    table.add_row("model", f"{generation.model} ({generation.dimension} dims)")
+    table.add_row("store", settings.chroma_url or str(settings.chroma_path))
+    out.print(table)

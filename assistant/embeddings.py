@@ -1,0 +1,114 @@
+"""The embedding model, behind a small protocol so tests and other models can stand in."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from assistant.config import Settings
+from assistant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int
+
+    @property
+    def dimension(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model. Loads lazily, once, and never from the network."""
+
+    def __init__(self, model_path: str, name: str, batch_size: int = 32) -> None:
+        if not Path(model_path).is_dir():
+            raise ConfigError(
+                f"embedding model folder not found: {model_path} "
+                "(set NURTURE_MODEL_PATH to a local sentence-transformers model, or leave it "
+                "empty for the bundled all-MiniLM-L6-v2)"
+            )
+        self.model_path = model_path
+        self.name = name
+        self.batch_size = batch_size
+        self.max_tokens = _read_max_tokens(Path(model_path))
+        self.texts_embedded = 0  # how many texts went through the model, for ingest reports
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        logger.info("loading embedding model %s", self.name)
+        model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        model.max_seq_length = self.max_tokens
+        return model
+
+    @cached_property
+    def _tokenizer(self):  # noqa: ANN202 - a tokenizers.Tokenizer, imported lazily
+        from tokenizers import Tokenizer
+
+        path = Path(self.model_path) / "tokenizer.json"
+        tokenizer = (
+            Tokenizer.from_file(str(path))
+            if path.exists()
+            else self.model.tokenizer.backend_tokenizer
+        )
+        # Counting must see every token: the file may enable padding or truncation.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return tokenizer
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.texts_embedded += len(texts)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress and sys.stderr.isatty(),
+        )
+        return vectors.astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def _read_max_tokens(model_path: Path) -> int:
+    config = model_path / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(
+        settings.resolved_model_path(), settings.model_name, settings.embed_batch_size
+    )

@@ -1,0 +1,178 @@
+"""Typed records shared by ingest and the answering core."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DocType = Literal["guidance", "programme", "case-study", "reference", "policy"]
+DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
+
+_AGE_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*(months?|years?)\s*$", re.IGNORECASE)
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+    year: int | None = Field(None, ge=1900, le=2100)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_web_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://\S+$", value):
+            raise ValueError("must be a web address starting with http:// or https://")
+        return value
+
+
+class AgeRange(BaseModel):
+    min_months: int
+    max_months: int
+
+    @classmethod
+    def parse(cls, text: str) -> AgeRange:
+        match = _AGE_RANGE.match(text)
+        if not match:
+            raise ValueError("write it like '0-12 months' or '0-5 years'")
+        low, high, unit = int(match[1]), int(match[2]), match[3].lower()
+        factor = 12 if unit.startswith("year") else 1
+        if low > high:
+            raise ValueError("the first age must not be larger than the second")
+        return cls(min_months=low * factor, max_months=high * factor)
+
+
+class DocumentMeta(BaseModel):
+    """The front matter of a corpus document (or its sidecar .meta.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    type: DocType
+    summary: str = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    reviewed: date
+    topics: list[str] = Field(default_factory=list)
+    age_range: str | None = None
+    jurisdiction: str | None = None
+    audience: str | None = None
+    supersedes: str | None = None
+
+    @field_validator("age_range")
+    @classmethod
+    def _age_range_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            AgeRange.parse(value)
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_lowercase(cls, value: list[str]) -> list[str]:
+        return [topic.strip().lower() for topic in value if topic.strip()]
+
+    def ages(self) -> AgeRange | None:
+        return AgeRange.parse(self.age_range) if self.age_range else None
+
+
+class Section(BaseModel):
+    """A run of body text under one heading. Offsets index into `Document.body`."""
+
+    heading_path: list[str]
+    anchor: str
+    text: str
+    start: int
+    end: int
+
+
+class Document(BaseModel):
+    id: str
+    path: str
+    meta: DocumentMeta
+    body: str
+    content_hash: str
+    sections: list[Section]
+
+
+class Chunk(BaseModel):
+    """One indexed passage with everything a citation needs."""
+
+    id: str
+    doc_id: str
+    title: str
+    type: DocType
+    heading_path: list[str]
+    anchor: str
+    chunk_index: int
+    start: int
+    end: int
+    text: str
+    content_hash: str
+    doc_hash: str
+    reviewed: date
+    source_names: list[str]
+    url: str | None
+    topics: list[str] = Field(default_factory=list)
+    age_min_months: int | None = None
+    age_max_months: int | None = None
+
+    @property
+    def section(self) -> str:
+        return " > ".join(self.heading_path)
+
+    def embedding_text(self) -> str:
+        """What the model sees: the chunk with its title and headings, for context."""
+        return f"{self.title}. {self.section}.\n{self.text}" if self.heading_path else (
+            f"{self.title}.\n{self.text}"
+        )
+
+    def to_metadata(self) -> dict[str, str | int | float | bool]:
+        """Flatten for Chroma, which only stores scalar metadata values."""
+        meta: dict[str, str | int | float | bool] = {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "type": self.type,
+            "heading_path": "\x1f".join(self.heading_path),
+            "anchor": self.anchor,
+            "chunk_index": self.chunk_index,
+            "start": self.start,
+            "end": self.end,
+            "content_hash": self.content_hash,
+            "doc_hash": self.doc_hash,
+            "reviewed": self.reviewed.isoformat(),
+            "source_names": "\x1f".join(self.source_names),
+            "url": self.url or "",
+            "topics": "\x1f".join(self.topics),
+        }
+        if self.age_min_months is not None and self.age_max_months is not None:
+            meta["age_min_months"] = self.age_min_months
+            meta["age_max_months"] = self.age_max_months
+        return meta
+
+    @classmethod
+    def from_metadata(cls, chunk_id: str, text: str, meta: dict) -> Chunk:
+        def split(value: object) -> list[str]:
+            return [part for part in str(value or "").split("\x1f") if part]
+
+        return cls(
+            id=chunk_id,
+            doc_id=str(meta["doc_id"]),
+            title=str(meta["title"]),
+            type=meta["type"],
+            heading_path=split(meta.get("heading_path")),
+            anchor=str(meta.get("anchor", "")),
+            chunk_index=int(meta["chunk_index"]),
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            text=text,
+            content_hash=str(meta["content_hash"]),
+            doc_hash=str(meta["doc_hash"]),
+            reviewed=date.fromisoformat(str(meta["reviewed"])),
+            source_names=split(meta.get("source_names")),
+            url=str(meta.get("url") or "") or None,
+            topics=split(meta.get("topics")),
+            age_min_months=meta.get("age_min_months"),
+            age_max_months=meta.get("age_max_months"),
+        )

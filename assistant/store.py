@@ -1,0 +1,260 @@
+"""The vector store: Chroma collections, one per index generation, and the pointer to the active one.
+
+Each ingest writes a new generation (its own collection), verifies it, and only then moves the
+`active` pointer. The pointer and each generation's manifest live in a small metadata collection
+in the same Chroma, so every API instance that reads that Chroma (embedded or a server) agrees
+on which generation is serving. Moving the pointer is a single-record upsert: atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings as ChromaSettings
+
+from assistant.config import Settings
+from assistant.errors import ConfigError, IndexNotReadyError
+from assistant.models import Chunk
+
+logger = logging.getLogger(__name__)
+
+_ACTIVE = "active"
+
+
+class RefuseToEmbed(EmbeddingFunction[Documents]):
+    """Stands in for Chroma's default embedding function, which would download a model."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's signature
+        raise RuntimeError("Nurture passes its own embeddings; Chroma must never embed text")
+
+    @staticmethod
+    def name() -> str:
+        return "nurture-refuse"
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> RefuseToEmbed:  # noqa: ARG004
+        return RefuseToEmbed()
+
+
+@dataclass
+class Generation:
+    name: str
+    model: str
+    dimension: int
+    built_at: str
+    chunk_count: int
+    doc_count: int
+    # doc id -> content hash of the file that produced its chunks
+    manifest: dict[str, str] = field(default_factory=dict)
+
+
+def connect(settings: Settings) -> ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(
+                f"NURTURE_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000"
+            )
+        return chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 80),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class IndexStore:
+    def __init__(self, client: ClientAPI, prefix: str = "nurture") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._meta = client.get_or_create_collection(
+            f"{prefix}_meta", embedding_function=RefuseToEmbed()
+        )
+
+    # -- generations -------------------------------------------------------------------
+
+    def collection_name(self, generation: str) -> str:
+        return f"{self.prefix}_{generation}"
+
+    def new_generation(self, model: str, dimension: int) -> tuple[str, Collection]:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        name = f"g{stamp}{secrets.token_hex(3)}"
+        collection = self.client.create_collection(
+            self.collection_name(name),
+            embedding_function=RefuseToEmbed(),
+            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
+        )
+        return name, collection
+
+    def collection(self, generation: str) -> Collection:
+        return self.client.get_collection(
+            self.collection_name(generation), embedding_function=RefuseToEmbed()
+        )
+
+    def pointer(self) -> tuple[str | None, str | None]:
+        """(active, previous) generation names."""
+        record = self._meta.get(ids=[_ACTIVE], include=["metadatas"])
+        if not record["ids"]:
+            return None, None
+        meta = record["metadatas"][0] or {}
+        return (meta.get("generation") or None), (meta.get("previous") or None)
+
+    def generation(self, name: str) -> Generation | None:
+        record = self._meta.get(ids=[f"gen:{name}"], include=["metadatas", "documents"])
+        if not record["ids"]:
+            return None
+        meta = record["metadatas"][0]
+        return Generation(
+            name=name,
+            model=str(meta["model"]),
+            dimension=int(meta["dimension"]),
+            built_at=str(meta["built_at"]),
+            chunk_count=int(meta["chunk_count"]),
+            doc_count=int(meta["doc_count"]),
+            manifest=json.loads(record["documents"][0] or "{}"),
+        )
+
+    def active(self) -> Generation | None:
+        name, _ = self.pointer()
+        return self.generation(name) if name else None
+
+    def require_active(self, model: str, dimension: int) -> Generation:
+        """The serving generation, refused if it was built by another embedding model."""
+        generation = self.active()
+        if generation is None:
+            raise IndexNotReadyError("no index has been built yet: run `nurture ingest`")
+        if generation.model != model or generation.dimension != dimension:
+            raise IndexNotReadyError(
+                f"the index was built with {generation.model} ({generation.dimension} dims) but "
+                f"this service uses {model} ({dimension} dims): run `nurture ingest --full` to "
+                "rebuild it with the current model"
+            )
+        return generation
+
+    def record(self, generation: Generation) -> None:
+        """Store a verified generation's details and manifest (before it is made active)."""
+        self._meta.upsert(
+            ids=[f"gen:{generation.name}"],
+            documents=[json.dumps(generation.manifest, sort_keys=True)],
+            metadatas=[
+                {
+                    "model": generation.model,
+                    "dimension": generation.dimension,
+                    "built_at": generation.built_at,
+                    "chunk_count": generation.chunk_count,
+                    "doc_count": generation.doc_count,
+                }
+            ],
+            embeddings=[[0.0]],
+        )
+
+    def activate(self, name: str, previous: str | None) -> None:
+        """The one atomic step that changes what every reader serves."""
+        self._meta.upsert(
+            ids=[_ACTIVE],
+            metadatas=[{"generation": name, "previous": previous or ""}],
+            documents=[""],
+            embeddings=[[0.0]],
+        )
+
+    def generations(self) -> list[str]:
+        prefix = f"{self.prefix}_g"
+        names = [
+            collection.name if hasattr(collection, "name") else str(collection)
+            for collection in self.client.list_collections()
+        ]
+        return sorted(name[len(self.prefix) + 1 :] for name in names if name.startswith(prefix))
+
+    def prune(self, keep: set[str]) -> list[str]:
+        removed = []
+        for name in self.generations():
+            if name not in keep:
+                self.client.delete_collection(self.collection_name(name))
+                self._meta.delete(ids=[f"gen:{name}"])
+                removed.append(name)
+        return removed
+
+    # -- chunks ------------------------------------------------------------------------
+
+    def add(self, collection: Collection, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        batch = self.client.get_max_batch_size()
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
+            collection.add(
+                ids=[chunk.id for chunk in part],
+                documents=[chunk.text for chunk in part],
+                metadatas=[chunk.to_metadata() for chunk in part],
+                embeddings=vectors[start : start + batch],
+            )
+
+    def chunks(
+        self, collection: Collection, doc_ids: Sequence[str] | None = None
+    ) -> tuple[list[Chunk], np.ndarray]:
+        """Chunks (optionally of some documents only) with their stored vectors."""
+        where = None
+        if doc_ids is not None:
+            if not doc_ids:
+                return [], np.zeros((0, 0), dtype=np.float32)
+            where = {"doc_id": {"$in": list(doc_ids)}}
+        result = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+        chunks = [
+            Chunk.from_metadata(chunk_id, text, meta)
+            for chunk_id, text, meta in zip(
+                result["ids"], result["documents"], result["metadatas"], strict=True
+            )
+        ]
+        vectors = np.asarray(result["embeddings"], dtype=np.float32)
+        return chunks, vectors
+
+    def query(
+        self,
+        collection: Collection,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks with cosine similarity (1 is identical)."""
+        count = collection.count()
+        if count == 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector],
+            n_results=min(k, count),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (Chunk.from_metadata(chunk_id, text, meta), 1.0 - float(distance))
+            for chunk_id, text, meta, distance in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
+            )
+        ]
+
+
+def open_store(settings: Settings) -> IndexStore:
+    return IndexStore(connect(settings), settings.collection_prefix)

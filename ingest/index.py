@@ -1,0 +1,90 @@
+"""Stage 5: write a new generation (vectors and lexical index), verify it, then make it active."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.errors import NurtureError
+from assistant.lexical import LexicalIndex
+from assistant.models import Chunk
+from assistant.store import Generation, IndexStore
+
+logger = logging.getLogger(__name__)
+
+
+class VerificationError(NurtureError):
+    """A freshly built generation did not pass its checks; it is never made active."""
+
+
+def build_lexical(chunks: Sequence[Chunk], directory: Path) -> None:
+    LexicalIndex.build([c.id for c in chunks], [c.embedding_text() for c in chunks]).save(directory)
+
+
+def write_generation(
+    store: IndexStore,
+    embedder: Embedder,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    manifest: dict[str, str],
+    lexical_root: Path,
+) -> Generation:
+    """Build, verify and record a generation. It is not active until `activate` is called."""
+    name, collection = store.new_generation(embedder.name, embedder.dimension)
+    try:
+        store.add(collection, chunks, vectors)
+        verify(store, name, embedder, chunks)
+        build_lexical(chunks, lexical_root / name)
+    except BaseException:
+        # Clean up what we can; anything left behind is pruned by the next ingest.
+        try:
+            store.client.delete_collection(store.collection_name(name))
+        except Exception:  # noqa: BLE001 - the original error matters more
+            logger.warning("could not remove unfinished generation %s", name)
+        raise
+    generation = Generation(
+        name=name,
+        model=embedder.name,
+        dimension=embedder.dimension,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        chunk_count=len(chunks),
+        doc_count=len({chunk.doc_id for chunk in chunks}),
+        manifest=manifest,
+    )
+    store.record(generation)
+    return generation
+
+
+def verify(store: IndexStore, name: str, embedder: Embedder, chunks: Sequence[Chunk]) -> None:
+    collection = store.collection(name)
+    if collection.count() != len(chunks):
+        raise VerificationError(
+            f"generation {name} holds {collection.count()} chunks, expected {len(chunks)}"
+        )
+    stored = collection.get(ids=[chunk.id for chunk in chunks], include=["embeddings"])
+    missing = {chunk.id for chunk in chunks} - set(stored["ids"])
+    if missing:
+        raise VerificationError(f"generation {name} is missing chunks: {sorted(missing)[:5]}")
+    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+    if vectors.shape != (len(chunks), embedder.dimension) or not np.isfinite(vectors).all():
+        raise VerificationError(f"generation {name} has missing or malformed vectors")
+    # Canary: the text of one chunk, embedded afresh, must find its own document first.
+    canary = chunks[len(chunks) // 2]
+    hits = store.query(collection, embedder.embed_query(canary.embedding_text()), k=3)
+    if not hits or canary.doc_id not in {chunk.doc_id for chunk, _ in hits[:3]}:
+        raise VerificationError(f"generation {name} failed its canary query for {canary.doc_id}")
+
+
+def prune(store: IndexStore, lexical_root: Path, keep: set[str]) -> list[str]:
+    removed = store.prune(keep)
+    if lexical_root.is_dir():
+        for path in lexical_root.iterdir():
+            if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+    return removed

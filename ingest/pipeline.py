@@ -1,0 +1,206 @@
+"""load -> validate -> chunk -> embed -> index, incremental and atomic.
+
+Unchanged documents keep their stored vectors (carried into the new generation), changed ones
+are re-embedded, removed ones disappear. A file that fails keeps its previously indexed version.
+Nothing the readers see changes until the new generation is verified and the pointer moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.errors import CorpusError, IndexNotReadyError, IngestLockedError, NurtureError
+from assistant.models import Chunk, Document
+from assistant.store import IndexStore
+from ingest.chunk import Chunker
+from ingest.embed import embed_chunks
+from ingest.index import build_lexical, prune, write_generation
+from ingest.load import load_corpus
+from ingest.validate import validate_document
+
+logger = logging.getLogger(__name__)
+
+# Bump when chunking changes in a way that should re-embed everything.
+_CHUNKER_VERSION = "1"
+
+
+@dataclass
+class IngestReport:
+    active: str | None = None
+    previous: str | None = None
+    unchanged: bool = False
+    documents: int = 0
+    chunks: int = 0
+    embedded: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_previous: list[str] = field(default_factory=list)
+    errors: list[CorpusError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    texts_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def ingest_lock(settings: Settings) -> FileLock:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(settings.lock_path), timeout=0)
+
+
+def _locked(settings: Settings) -> FileLock:
+    lock = ingest_lock(settings)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IngestLockedError(
+            f"another `nurture ingest` is already running (lock {settings.lock_path}); "
+            "wait for it to finish, then run this again"
+        ) from None
+    return lock
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, store: IndexStore, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
+
+    def fingerprint(self, content_hash: str) -> str:
+        """What decides whether a document's stored chunks and vectors can be reused."""
+        recipe = (
+            f"{content_hash}|{self.embedder.name}|{self.settings.chunk_size}|"
+            f"{self.settings.chunk_overlap}|{_CHUNKER_VERSION}"
+        )
+        return hashlib.sha256(recipe.encode()).hexdigest()
+
+    def run(self, *, full: bool = False, progress: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        lock = _locked(self.settings)
+        try:
+            report = self._run(full=full, progress=progress)
+        finally:
+            lock.release()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _run(self, *, full: bool, progress: bool) -> IngestReport:
+        report = IngestReport()
+        loaded = load_corpus(self.settings.corpus_dir)
+        report.errors.extend(loaded.errors)
+        report.warnings.extend(loaded.warnings)
+        failed = set(loaded.failed_ids)
+        documents: dict[str, Document] = {}
+        for raw in loaded.documents:
+            try:
+                documents[raw.id] = validate_document(raw)
+            except CorpusError as error:
+                report.errors.append(error)
+                failed.add(raw.id)
+
+        active, _ = self.store.pointer()
+        previous = self.store.generation(active) if active else None
+        if previous is not None and previous.model != self.embedder.name:
+            logger.info("model changed from %s: re-embedding everything", previous.model)
+            full = True
+        old = previous.manifest if previous is not None else {}
+
+        keys = {doc_id: self.fingerprint(doc.content_hash) for doc_id, doc in documents.items()}
+        report.kept_previous = sorted(doc_id for doc_id in failed if doc_id in old)
+        manifest = {**keys, **{doc_id: old[doc_id] for doc_id in report.kept_previous}}
+        report.removed = sorted(set(old) - set(manifest))
+
+        if previous is not None and not full and manifest == old:
+            report.unchanged = True
+            report.active = previous.name
+            report.documents = previous.doc_count
+            report.chunks = previous.chunk_count
+            report.reused = sorted(manifest)
+            self._ensure_lexical(previous.name)
+            return report
+
+        reuse = [doc_id for doc_id in manifest if not full and old.get(doc_id) == manifest[doc_id]]
+        reuse += [doc_id for doc_id in report.kept_previous if doc_id not in reuse]
+        new_chunks: list[Chunk] = []
+        for doc_id in sorted(set(keys) - set(reuse)):
+            try:
+                new_chunks.extend(self.chunker.chunk(documents[doc_id]))
+                report.embedded.append(doc_id)
+            except CorpusError as error:
+                report.errors.append(error)
+                manifest.pop(doc_id)
+                if doc_id in old:
+                    manifest[doc_id] = old[doc_id]
+                    reuse.append(doc_id)
+                    report.kept_previous.append(doc_id)
+        report.reused = sorted(set(reuse) - set(report.kept_previous))
+
+        kept_chunks: list[Chunk] = []
+        kept_vectors = np.zeros((0, 0), dtype=np.float32)
+        if reuse and previous is not None:
+            collection = self.store.collection(previous.name)
+            kept_chunks, kept_vectors = self.store.chunks(collection, sorted(reuse))
+        chunks = kept_chunks + new_chunks
+        if not chunks:
+            raise NurtureError(
+                "no document could be indexed, so nothing was changed; fix the errors above "
+                "and run `nurture ingest` again"
+            )
+
+        logger.info(
+            "embedding %d chunks from %d documents (%d documents reused)",
+            len(new_chunks),
+            len(report.embedded),
+            len(reuse),
+        )
+        before = getattr(self.embedder, "texts_embedded", 0)
+        new_vectors = embed_chunks(self.embedder, new_chunks, progress=progress)
+        report.texts_embedded = getattr(self.embedder, "texts_embedded", 0) - before
+        vectors = np.vstack([v for v in (kept_vectors, new_vectors) if v.size]).astype(np.float32)
+
+        generation = write_generation(
+            self.store, self.embedder, chunks, vectors, manifest, self.settings.lexical_dir
+        )
+        self.store.activate(generation.name, previous=previous.name if previous else None)
+        logger.info("generation %s is now active", generation.name)
+        keep = {generation.name} | ({previous.name} if previous else set())
+        prune(self.store, self.settings.lexical_dir, keep)
+
+        report.active = generation.name
+        report.previous = previous.name if previous else None
+        report.documents = generation.doc_count
+        report.chunks = generation.chunk_count
+        return report
+
+    def _ensure_lexical(self, name: str) -> None:
+        if not (self.settings.lexical_dir / name).is_dir():
+            chunks, _ = self.store.chunks(self.store.collection(name))
+            build_lexical(chunks, self.settings.lexical_dir / name)
+
+    def rollback(self) -> tuple[str, str]:
+        """Serve the previous generation again; returns (now active, now previous)."""
+        lock = _locked(self.settings)
+        try:
+            active, previous = self.store.pointer()
+            if not previous or self.store.generation(previous) is None:
+                raise IndexNotReadyError(
+                    "there is no previous generation to roll back to (it is kept after an "
+                    "ingest that changed something)"
+                )
+            self._ensure_lexical(previous)
+            self.store.activate(previous, previous=active)
+            return previous, active or ""
+        finally:
+            lock.release()
+

@@ -1,0 +1,163 @@
+"""Stage 2: check raw documents against the corpus format and turn them into `Document`s.
+
+`validate_document` raises `CorpusError` for anything that stops a file being indexed.
+`review_documents` finds what a trainer should look at but that does not stop indexing
+(`nurture check` prints both).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import ValidationError
+
+from assistant.errors import CorpusError
+from assistant.models import DOC_TYPES, Document, DocumentMeta
+from ingest.chunk import split_sections
+from ingest.load import RawDocument
+
+_FIELD_HINTS = {
+    "title": "add a line like 'title: Safer sleep for babies'",
+    "type": f"use one of: {', '.join(DOC_TYPES)}",
+    "summary": "add one sentence saying what the document covers",
+    "sources": "list each source with name, url and year",
+    "reviewed": "write the date as YYYY-MM-DD, for example 2026-11-26",
+    "age_range": "write it like '0-12 months' or '0-5 years'",
+}
+
+# Text in a document that reads like an instruction to an AI model rather than to a carer.
+_INSTRUCTION_PATTERNS = [
+    r"\b(ignore|disregard|forget)\b.{0,30}\b(previous|prior|above|earlier|all)\b.{0,20}"
+    r"\b(instructions?|prompts?|rules?)\b",
+    r"\byou are (now )?(an? )?(ai|assistant|chatbot|language model|llm)\b",
+    r"\b(system|developer) prompt\b",
+    r"\bas an ai (language )?model\b",
+    r"\bdo not (tell|reveal to) the (user|carer)\b",
+]
+_INSTRUCTION_RE = re.compile("|".join(_INSTRUCTION_PATTERNS), re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    message: str
+    severity: Literal["error", "warning"]
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.path}: {self.message}"
+
+
+def validate_document(raw: RawDocument) -> Document:
+    try:
+        meta = DocumentMeta.model_validate(raw.front_matter)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = [str(part) for part in first["loc"]]
+        field = location[0] if location else "front matter"
+        where = ".".join(location) if location else field
+        if first["type"] == "missing":
+            problem = f"front matter is missing '{where}'"
+        elif first["type"] == "extra_forbidden":
+            problem = f"front matter has an unknown field '{where}' (check its spelling)"
+        else:
+            problem = f"front matter field '{where}' is wrong: {first['msg']}"
+        hint = _FIELD_HINTS.get(field)
+        more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        message = f"{problem}{more}" + (f"; {hint}" if hint else "")
+        raise CorpusError(raw.path, message, field=field) from None
+
+    body = raw.body.strip("\n")
+    if not body.strip():
+        raise CorpusError(
+            raw.path, "the document has no text after the front matter; write the guidance"
+        )
+    match = _INSTRUCTION_RE.search(body)
+    if match:
+        line = raw.body_line + body[: match.start()].count("\n")
+        raise CorpusError(
+            raw.path,
+            f"text looks like an instruction to an AI ('{match.group(0)}'); "
+            "rewrite it for carers or remove it",
+            line=line,
+        )
+    sections = split_sections(body)
+    return Document(
+        id=raw.id,
+        path=raw.path,
+        meta=meta,
+        body=body,
+        content_hash=raw.content_hash,
+        sections=sections,
+    )
+
+
+def review_documents(
+    documents: list[Document],
+    *,
+    today: date,
+    review_warn_months: int,
+    max_section_words: int,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    seen_bodies: dict[str, str] = {}
+    seen_titles: dict[str, str] = {}
+    for doc in documents:
+        months_old = (today.year - doc.meta.reviewed.year) * 12 + (
+            today.month - doc.meta.reviewed.month
+        )
+        if doc.meta.reviewed > today:
+            findings.append(
+                Finding(doc.path, f"reviewed date {doc.meta.reviewed} is in the future", "error")
+            )
+        elif months_old > review_warn_months:
+            findings.append(
+                Finding(
+                    doc.path,
+                    f"last reviewed {doc.meta.reviewed}, over {review_warn_months} months ago; "
+                    "check it is still right and update 'reviewed'",
+                    "warning",
+                )
+            )
+        body_key = " ".join(doc.body.split()).lower()
+        if body_key in seen_bodies:
+            findings.append(
+                Finding(doc.path, f"same text as {seen_bodies[body_key]}; remove one", "error")
+            )
+        seen_bodies.setdefault(body_key, doc.path)
+        title_key = doc.meta.title.strip().lower()
+        if title_key in seen_titles:
+            findings.append(
+                Finding(
+                    doc.path,
+                    f"same title as {seen_titles[title_key]}; give each document its own title",
+                    "warning",
+                )
+            )
+        seen_titles.setdefault(title_key, doc.path)
+        for index, section in enumerate(doc.sections):
+            name = section.heading_path[-1] if section.heading_path else "(opening text)"
+            words = len(section.text.split())
+            has_children = index + 1 < len(doc.sections) and len(
+                doc.sections[index + 1].heading_path
+            ) > len(section.heading_path)
+            if words == 0 and not has_children:
+                findings.append(
+                    Finding(doc.path, f"section '{name}' is empty; add text or remove it", "warning")
+                )
+            elif words > max_section_words:
+                findings.append(
+                    Finding(
+                        doc.path,
+                        f"section '{name}' has {words} words (over {max_section_words}); "
+                        "split it under more headings",
+                        "warning",
+                    )
+                )
+        if not any(s.heading_path and s.heading_path[-1].lower() == "sources" for s in doc.sections):
+            findings.append(
+                Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
+            )
+    return findings
