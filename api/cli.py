@@ -15,9 +15,11 @@ from rich.table import Table
 from assistant.config import Settings, get_settings
 from assistant.errors import NurtureError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Nurture: cited guidance for foster carers.")
-out = Console()
-err = Console(stderr=True)
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Nurture: cited guidance for foster carers."
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -27,6 +29,7 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("ingest").setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -35,7 +38,9 @@ def _fail(error: Exception) -> typer.Exit:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More logging.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More logging.")] = False,
+) -> None:
     _setup_logging(verbose)
 
 
@@ -89,7 +94,9 @@ def ingest(
 
 @app.command()
 def check(
-    corpus: Annotated[Path | None, typer.Argument(help="Corpus folder (default: settings).")] = None,
+    corpus: Annotated[
+        Path | None, typer.Argument(help="Corpus folder (default: settings).")
+    ] = None,
 ) -> None:
     """Check the corpus files without indexing them."""
     from ingest.load import load_corpus
@@ -102,7 +109,9 @@ def check(
     except NurtureError as error:
         raise _fail(error) from None
     findings = [Finding(e.path, str(e).split(": ", 1)[1], "error") for e in loaded.errors]
-    findings += [Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings]
+    findings += [
+        Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings
+    ]
     documents = []
     for raw in loaded.documents:
         try:
@@ -117,7 +126,9 @@ def check(
     )
     for finding in sorted(findings, key=lambda f: (f.path, f.severity)):
         colour = "red" if finding.severity == "error" else "yellow"
-        out.print(f"[{colour}]{finding.severity}:[/] {finding.path}: {finding.message}", highlight=False)
+        out.print(
+            f"[{colour}]{finding.severity}:[/] {finding.path}: {finding.message}", highlight=False
+        )
     errors = sum(finding.severity == "error" for finding in findings)
     warnings = len(findings) - errors
     files = len(loaded.documents) + len(loaded.failed_ids)
@@ -149,7 +160,9 @@ def search(
             f"[dim]{chunk.section or chunk.title}[/]",
             highlight=False,
         )
-        out.print(f"    {chunk.title} · {chunk.type} · {'; '.join(chunk.source_names)}", highlight=False)
+        out.print(
+            f"    {chunk.title} · {chunk.type} · {'; '.join(chunk.source_names)}", highlight=False
+        )
         snippet = " ".join(chunk.text.split())
         out.print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}", highlight=False)
 

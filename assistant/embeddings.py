@@ -49,7 +49,7 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.max_tokens = _read_max_tokens(Path(model_path))
-        self.texts_embedded = 0  # how many texts went through the model, for ingest reports
+        self.texts_embedded = 0  # documents (not queries) embedded, for ingest reports
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -88,6 +88,12 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.texts_embedded += len(texts)
+        return self._encode(texts, progress=progress)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], progress=False)[0]
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -96,9 +102,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress and sys.stderr.isatty(),
         )
         return vectors.astype(np.float32)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
 
 
 def _read_max_tokens(model_path: Path) -> int:

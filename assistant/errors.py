@@ -20,7 +20,9 @@ class NurtureError(Exception):
 class CorpusError(NurtureError):
     status_code = 422
 
-    def __init__(self, path: str, message: str, *, field: str | None = None, line: int | None = None):
+    def __init__(
+        self, path: str, message: str, *, field: str | None = None, line: int | None = None
+    ):
         self.path = path
         self.field = field
         self.line = line

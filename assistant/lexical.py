@@ -48,9 +48,7 @@ class LexicalIndex:
         return cls(retriever, chunk_ids)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        tokens = bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, show_progress=False
-        )
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False)
         if not tokens.vocab or not self.chunk_ids:
             return []
         k = min(k, len(self.chunk_ids))

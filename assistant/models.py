@@ -124,8 +124,10 @@ class Chunk(BaseModel):
 
     def embedding_text(self) -> str:
         """What the model sees: the chunk with its title and headings, for context."""
-        return f"{self.title}. {self.section}.\n{self.text}" if self.heading_path else (
-            f"{self.title}.\n{self.text}"
+        return (
+            f"{self.title}. {self.section}.\n{self.text}"
+            if self.heading_path
+            else (f"{self.title}.\n{self.text}")
         )
 
     def to_metadata(self) -> dict[str, str | int | float | bool]:

@@ -1,4 +1,4 @@
-"""The vector store: Chroma collections, one per index generation, and the pointer to the active one.
+"""The vector store: Chroma collections, one per index generation, and the active pointer.
 
 Each ingest writes a new generation (its own collection), verifies it, and only then moves the
 `active` pointer. The pointer and each generation's manifest live in a small metadata collection
@@ -39,7 +39,7 @@ class RefuseToEmbed(EmbeddingFunction[Documents]):
     def __init__(self) -> None:
         pass
 
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's signature
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: ARG002 - Chroma's signature
         raise RuntimeError("Nurture passes its own embeddings; Chroma must never embed text")
 
     @staticmethod

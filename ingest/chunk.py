@@ -97,9 +97,10 @@ class Chunker:
             if not section.text or not is_quoted(section):
                 continue
             template = self._chunk(doc, section, "", 0, 0, ages)
-            budget = min(self._chunk_size, self._limit - self._counter.count_tokens(
-                template.embedding_text()
-            ))
+            budget = min(
+                self._chunk_size,
+                self._limit - self._counter.count_tokens(template.embedding_text()),
+            )
             if budget < _MIN_BUDGET:
                 raise CorpusError(
                     doc.path,

@@ -27,6 +27,16 @@ SKIPPED_NAMES = {"README.md"}
 SKIPPED_DIRS = {"eval"}
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """Leaves dates as text so the validator can name the field of an impossible date."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass
 class RawDocument:
     id: str
@@ -112,8 +122,11 @@ def load_file(path: Path, doc_id: str, corpus_dir: Path) -> RawDocument:
             "sources and reviewed",
         )
     sidecar_bytes = sidecar.read_bytes()
-    front_matter = _parse_yaml(_decode(sidecar_bytes, display(sidecar, corpus_dir)),
-                               display(sidecar, corpus_dir), first_line=1)
+    front_matter = _parse_yaml(
+        _decode(sidecar_bytes, display(sidecar, corpus_dir)),
+        display(sidecar, corpus_dir),
+        first_line=1,
+    )
     if suffix in (".html", ".htm"):
         body = html_to_markdown(_decode(data, shown))
     elif suffix == ".pdf":
@@ -158,7 +171,7 @@ def split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, int]
 
 def _parse_yaml(text: str, shown: str, first_line: int) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None

@@ -203,4 +203,3 @@ class Pipeline:
             return previous, active or ""
         finally:
             lock.release()
-

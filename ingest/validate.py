@@ -145,7 +145,9 @@ def review_documents(
             ) > len(section.heading_path)
             if words == 0 and not has_children:
                 findings.append(
-                    Finding(doc.path, f"section '{name}' is empty; add text or remove it", "warning")
+                    Finding(
+                        doc.path, f"section '{name}' is empty; add text or remove it", "warning"
+                    )
                 )
             elif words > max_section_words:
                 findings.append(
@@ -156,7 +158,9 @@ def review_documents(
                         "warning",
                     )
                 )
-        if not any(s.heading_path and s.heading_path[-1].lower() == "sources" for s in doc.sections):
+        if doc.path.endswith(".md") and not any(
+            s.heading_path and s.heading_path[-1].lower() == "sources" for s in doc.sections
+        ):
             findings.append(
                 Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
             )

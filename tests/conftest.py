@@ -1,0 +1,132 @@
+"""Shared fixtures: the real bundled model (loaded once), a fixture corpus, real Chroma stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
+from assistant.store import IndexStore, open_store
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+DATA = Path(__file__).parent / "data"
+FIXTURE_CORPUS = DATA / "corpus"
+REPO = Path(__file__).parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    model = build_embedder(Settings())
+    model.embed_query("warm up")
+    return model
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURE_CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`) on a free loopback port, for the scale-out tests."""
+    chroma = shutil.which("chroma", path=str(BIN)) or shutil.which("chroma")
+    if chroma is None:
+        pytest.fail("the `chroma` command (installed with chromadb) was not found")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, corpus: Path) -> Settings:
+    """Settings for a fresh index, once embedded and once against the Chroma server."""
+    chroma_url = ""
+    if request.param == "server":
+        chroma_url = request.getfixturevalue("chroma_server")
+    # Each test gets its own collections on the shared server.
+    prefix = f"t{abs(hash(request.node.nodeid)) % 10**10}"
+    return Settings(
+        corpus_dir=corpus,
+        data_dir=tmp_path / "data",
+        chroma_url=chroma_url,
+        collection_prefix=prefix,
+    )
+
+
+@pytest.fixture
+def embedded_settings(tmp_path: Path, corpus: Path) -> Settings:
+    return Settings(corpus_dir=corpus, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def store(settings: Settings) -> IndexStore:
+    return open_store(settings)
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        NURTURE_CORPUS_DIR=str(settings.corpus_dir),
+        NURTURE_DATA_DIR=str(settings.data_dir),
+        NURTURE_CHROMA_URL=settings.chroma_url,
+        NURTURE_COLLECTION_PREFIX=settings.collection_prefix,
+    )
+    return env
+
+
+def run_cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`nurture ...` exactly as a user types it."""
+    return subprocess.run(
+        [str(BIN / "nurture"), *args],
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
