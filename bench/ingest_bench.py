@@ -1,0 +1,63 @@
+"""Ingest: raw model throughput vs the whole pipeline on the same chunks, and a no-change re-run."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.errors import CorpusError
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.store import open_store
+from ingest.chunk import Chunker
+from ingest.load import load_corpus
+from ingest.pipeline import Pipeline
+from ingest.validate import validate_document
+
+
+def run(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int = 3) -> dict:
+    loaded = load_corpus(settings.corpus_dir)
+    chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
+    chunks = []
+    for raw in loaded.documents:
+        try:
+            chunks.extend(chunker.chunk(validate_document(raw)))
+        except CorpusError:
+            continue  # the pipeline skips it too; `nurture check` reports it
+    texts = [chunk.embedding_text() for chunk in chunks]
+    embedder.embed_documents(texts[:64])  # warm up
+
+    raw_times, pipeline_times, no_change_times = [], [], []
+    for _ in range(rounds):
+        # Side by side in each round, so machine noise hits both alike.
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        raw_times.append(time.perf_counter() - started)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run_settings = settings.model_copy(update={"data_dir": Path(tmp), "chroma_url": ""})
+            pipeline = Pipeline(run_settings, open_store(run_settings), embedder)
+            started = time.perf_counter()
+            report = pipeline.run(full=True)
+            assert report.chunks == len(texts), "pipeline and raw must embed the same chunks"
+            pipeline_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            again = Pipeline(run_settings, open_store(run_settings), embedder).run()
+            no_change_times.append(time.perf_counter() - started)
+            assert again.unchanged, "the second run should find nothing changed"
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    raw = statistics.median(raw_times)
+    pipeline = statistics.median(pipeline_times)
+    return {
+        "documents": report.documents,
+        "chunks": len(texts),
+        "raw_encode_chunks_per_s": len(texts) / raw,
+        "pipeline_chunks_per_s": len(texts) / pipeline,
+        "pipeline_vs_raw_ratio": raw / pipeline,
+        "no_change_reingest_s": statistics.median(no_change_times),
+        "rounds": rounds,
+    }
