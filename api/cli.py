@@ -191,3 +191,74 @@ def status() -> None:
     table.add_row("model", f"{generation.model} ({generation.dimension} dims)")
     table.add_row("store", settings.chroma_url or str(settings.chroma_path))
     out.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The carer's question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+) -> None:
+    """Answer a question from the guidance, with numbered sources."""
+    from assistant.service import Assistant
+
+    try:
+        answer = Assistant.from_settings(get_settings()).ask(question)
+    except NurtureError as error:
+        raise _fail(error) from None
+    if as_json:
+        out.print_json(answer.model_dump_json())
+        return
+    out.print(answer.answer, highlight=False, markup=False)
+    if answer.citations:
+        out.print("\nSources:", highlight=False)
+        for citation in answer.citations:
+            where = f"{citation.doc_id}#{citation.anchor}" if citation.anchor else citation.doc_id
+            out.print(
+                f"[{citation.n}] {citation.title} › {citation.section} ({citation.evidence}, "
+                f"reviewed {citation.reviewed}) {where}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command(name="eval")
+def evaluate_command(
+    as_json: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report to this file.")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="Question set (default: corpus/eval/questions.yaml).")
+    ] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Suggest the abstention threshold.")
+    ] = False,
+) -> None:
+    """Score retrieval, abstention, triage and citations on the gold question set."""
+    import json
+
+    from assistant.evaluate import GoldSet, evaluate, summary_rows
+    from assistant.evaluate import calibrate as calibrate_threshold
+    from assistant.service import Assistant
+
+    settings = get_settings()
+    path = questions or settings.corpus_dir / "eval" / "questions.yaml"
+    try:
+        gold = GoldSet.load(path)
+        assistant = Assistant.from_settings(settings)
+        assistant.retrieve("warm up")
+        if calibrate:
+            out.print_json(json.dumps(calibrate_threshold(assistant, gold)))
+            return
+        report = evaluate(assistant, gold)
+    except (NurtureError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    table = Table(title=f"Evaluation on {path}")
+    table.add_column("measure")
+    table.add_column("result")
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    out.print(table)
+    if as_json:
+        as_json.parent.mkdir(parents=True, exist_ok=True)
+        as_json.write_text(json.dumps(report, indent=2))
+        out.print(f"Wrote {as_json}")

@@ -1,0 +1,32 @@
+"""Nurture's answering core. The public surface is `__all__`; everything else may change."""
+
+from assistant.config import Settings, get_settings
+from assistant.errors import (
+    ConfigError,
+    CorpusError,
+    GeneratorUnavailableError,
+    IndexNotReadyError,
+    IngestLockedError,
+    NurtureError,
+)
+from assistant.models import Answer, Citation, Message, RelatedDocument, SafetyInfo
+from assistant.retrieve import Filters
+from assistant.service import Assistant
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Citation",
+    "ConfigError",
+    "CorpusError",
+    "Filters",
+    "GeneratorUnavailableError",
+    "IndexNotReadyError",
+    "IngestLockedError",
+    "Message",
+    "NurtureError",
+    "RelatedDocument",
+    "SafetyInfo",
+    "Settings",
+    "get_settings",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,67 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0, description="Overlap between chunks, in tokens.")
     max_section_words: int = Field(400, ge=50, description="`check` reports longer sections.")
     review_warn_months: int = Field(18, ge=1, description="`check` warns on older reviews.")
+
+    # Retrieval
+    retrieve_k: int = Field(6, ge=1, le=50, description="Passages handed to the composer.")
+    retrieve_candidates: int = Field(30, ge=5, le=500, description="Candidates per retriever.")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted", description="How dense and BM25 results merge (weighted won on the gold set)."
+    )
+    fusion_alpha: float = Field(0.6, ge=0, le=1, description="Dense weight for 'weighted'.")
+    rrf_k: int = Field(60, ge=1)
+    max_chunks_per_doc: int = Field(2, ge=1, description="Diversity: chunks per document.")
+    index_refresh_seconds: float = Field(
+        2.0, ge=0, description="How often to check whether a new generation is active."
+    )
+
+    # Answering
+    abstain_threshold: float = Field(
+        0.43,
+        ge=-1,
+        le=2,
+        description=(
+            "Abstain when the evidence score (best cosine similarity + coverage - unknown terms) "
+            "is below this. Chosen with `nurture eval --calibrate` on corpus/eval/questions.yaml: "
+            "the value that best separates in-scope from out-of-scope questions (Youden's J)."
+        ),
+    )
+    safety_evidence_margin: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description=(
+            "When a safety message is shown, guidance follows it on weaker evidence: the "
+            "library's safety documents are relevant even to loosely worded messages."
+        ),
+    )
+    scope_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Decline when an uncovered topic is this much closer than the best passage.",
+    )
+    scope_floor: float = Field(
+        0.4, ge=0, le=1, description="...and at least this similar to the uncovered topic."
+    )
+    evidence_coverage_weight: float = Field(
+        0.3, ge=0, le=1, description="Evidence bonus for question terms found in the top passage."
+    )
+    evidence_unknown_weight: float = Field(
+        0.4, ge=0, le=1, description="Evidence penalty for question terms the library never uses."
+    )
+    max_answer_sentences: int = Field(5, ge=2, le=10)
+    safety_exemplar_threshold: float = Field(
+        0.72,
+        ge=0,
+        le=1.1,
+        description=(
+            "Cosine similarity to a safety example message that triages a question when no "
+            "pattern matched; above 1 turns the exemplar signal off. Set just above the highest "
+            "similarity of any gold question that must not trigger (0.66), so it adds no false "
+            "alarms there; `nurture eval` reports what it adds."
+        ),
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:

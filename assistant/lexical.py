@@ -15,6 +15,15 @@ import Stemmer
 logger = logging.getLogger(__name__)
 
 _IDS_FILE = "chunk_ids.json"
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """The same stemmed, stop-word-free terms BM25 uses, for scoring sentences."""
+    tokens = bm25s.tokenize(
+        [text], stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False
+    )
+    return list(tokens[0]) if tokens else []
 
 
 class LexicalIndex:

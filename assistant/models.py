@@ -178,3 +178,60 @@ class Chunk(BaseModel):
             age_min_months=meta.get("age_min_months"),
             age_max_months=meta.get("age_max_months"),
         )
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+EVIDENCE_LABELS: dict[str, str] = {
+    "guidance": "guidance",
+    "programme": "programme evidence",
+    "case-study": "case study",
+    "reference": "reference",
+    "policy": "policy",
+}
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The number used in the answer's [n] markers.")
+    doc_id: str
+    title: str
+    section: str = Field(description="Heading path of the cited section, ' > ' separated.")
+    anchor: str = Field(description="Section anchor within the document ('' for its opening).")
+    url: str | None = Field(description="The document's main external source, if it has one.")
+    source: str = Field(description="Source organisations or authors, '; ' separated.")
+    type: DocType
+    evidence: str = Field(description="What kind of evidence: guidance, programme evidence, ...")
+    reviewed: date
+    snippet: str = Field(description="The cited passage.")
+    quotes: list[str] = Field(description="The sentences of the passage quoted in the answer.")
+    chunk_id: str
+    start: int = Field(description="Character offset of the passage in the document body.")
+    end: int
+    score: float
+
+
+class SafetyInfo(BaseModel):
+    category: Literal["none", "emergency", "safeguarding", "carer_crisis", "medical"] = "none"
+    message: str | None = None
+
+
+class RelatedDocument(BaseModel):
+    doc_id: str
+    title: str
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="Markdown. Every guidance sentence ends with [n] markers.")
+    citations: list[Citation] = Field(default_factory=list)
+    abstained: bool = False
+    abstain_reason: Literal["out_of_scope", "no_evidence", "index_unavailable"] | None = None
+    safety: SafetyInfo = Field(default_factory=SafetyInfo)
+    related: list[RelatedDocument] = Field(
+        default_factory=list, description="Nearest topics the library covers (on abstention)."
+    )
+    timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -209,7 +209,11 @@ class IndexStore:
             )
 
     def chunks(
-        self, collection: Collection, doc_ids: Sequence[str] | None = None
+        self,
+        collection: Collection,
+        doc_ids: Sequence[str] | None = None,
+        *,
+        with_vectors: bool = True,
     ) -> tuple[list[Chunk], np.ndarray]:
         """Chunks (optionally of some documents only) with their stored vectors."""
         where = None
@@ -217,15 +221,17 @@ class IndexStore:
             if not doc_ids:
                 return [], np.zeros((0, 0), dtype=np.float32)
             where = {"doc_id": {"$in": list(doc_ids)}}
-        result = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        result = collection.get(where=where, include=include)
         chunks = [
             Chunk.from_metadata(chunk_id, text, meta)
             for chunk_id, text, meta in zip(
                 result["ids"], result["documents"], result["metadatas"], strict=True
             )
         ]
-        vectors = np.asarray(result["embeddings"], dtype=np.float32)
-        return chunks, vectors
+        if not with_vectors:
+            return chunks, np.zeros((0, 0), dtype=np.float32)
+        return chunks, np.asarray(result["embeddings"], dtype=np.float32)
 
     def query(
         self,

@@ -1,0 +1,276 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) results, fused, filtered and diversified."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+from pydantic import BaseModel, Field
+
+from assistant.config import Settings
+from assistant.embeddings import Embedder
+from assistant.lexical import LexicalIndex, tokenize
+from assistant.models import Chunk, DocType
+from assistant.store import IndexStore
+from assistant.text import Normaliser
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "lexical"]
+Fusion = Literal["rrf", "weighted"]
+
+
+class Filters(BaseModel):
+    """Narrow answers to some documents. All given conditions must hold."""
+
+    types: list[DocType] | None = Field(None, description="Only these document types.")
+    topics: list[str] | None = Field(None, description="Documents with any of these topics.")
+    age_months: int | None = Field(
+        None, ge=0, le=216, description="Documents about a child of this age (in months)."
+    )
+
+    def allows(self, chunk: Chunk) -> bool:
+        if self.types and chunk.type not in self.types:
+            return False
+        if self.topics and not {t.lower() for t in self.topics} & set(chunk.topics):
+            return False
+        if self.age_months is not None and chunk.age_min_months is not None:
+            if not chunk.age_min_months <= self.age_months <= (chunk.age_max_months or 10**6):
+                return False
+        return True
+
+    @property
+    def empty(self) -> bool:
+        return not (self.types or self.topics or self.age_months is not None)
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+
+
+@dataclass
+class Retrieval:
+    query: str  # the query as searched, after cleaning
+    hits: list[Hit]
+    best_dense: float
+    query_vector: np.ndarray | None
+    # How well the library supports an answer: the best dense similarity, raised by the share
+    # of the question's terms found in the top passage, lowered by the share the library never
+    # uses. Compared with `abstain_threshold`.
+    evidence: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class IndexView:
+    """One loaded generation: its collection, every chunk's provenance, and its BM25 index."""
+
+    generation: str
+    collection: Collection
+    chunks: dict[str, Chunk]
+    lexical: LexicalIndex
+    idf: dict[str, float]
+    normalise: Normaliser
+
+    @classmethod
+    def load(
+        cls,
+        store: IndexStore,
+        settings: Settings,
+        generation: str,
+        known_words: set[str] | None = None,
+    ) -> IndexView:
+        collection = store.collection(generation)
+        chunks, _ = store.chunks(collection, with_vectors=False)
+        by_id = {chunk.id: chunk for chunk in chunks}
+        directory = settings.lexical_dir / generation
+        if directory.is_dir():
+            lexical = LexicalIndex.load(directory)
+        else:
+            # Another machine built this generation (a shared Chroma server): rebuild locally.
+            logger.info("building the lexical index for generation %s locally", generation)
+            lexical = LexicalIndex.build(
+                [c.id for c in chunks], [c.embedding_text() for c in chunks]
+            )
+            lexical.save(directory)
+        frequency: Counter[str] = Counter()
+        words: set[str] = set()
+        for chunk in chunks:
+            text = chunk.embedding_text()
+            frequency.update(set(tokenize(text)))
+            words.update(re.findall(r"[a-z]+", text.lower()))
+        total = max(len(chunks), 1)
+        idf = {term: math.log(1 + total / count) for term, count in frequency.items()}
+        normalise = Normaliser(words, known_words)
+        return cls(generation, collection, by_id, lexical, idf, normalise)
+
+    def idf_of(self, term: str) -> float:
+        return self.idf.get(term, math.log(1 + len(self.chunks)))
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        settings: Settings,
+        known_words: set[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.known_words = known_words or set()
+        self._view: IndexView | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def view(self) -> IndexView:
+        """The active generation, reloaded when an ingest has moved the pointer."""
+        now = time.monotonic()
+        if self._view is not None and now - self._checked < self.settings.index_refresh_seconds:
+            return self._view
+        with self._lock:
+            generation = self.store.require_active(self.embedder.name, self.embedder.dimension)
+            if self._view is None or self._view.generation != generation.name:
+                self._view = IndexView.load(
+                    self.store, self.settings, generation.name, self.known_words
+                )
+                logger.info("serving index generation %s", generation.name)
+            self._checked = now
+            return self._view
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+        fusion: Fusion | None = None,
+        query_vector: np.ndarray | None = None,
+        diversify: bool = True,
+    ) -> Retrieval:
+        settings = self.settings
+        k = k or settings.retrieve_k
+        fusion = fusion or settings.fusion
+        view = self.view()
+        timings: dict[str, float] = {}
+        query = view.normalise(query) or query
+        allowed = self._allowed_docs(view, filters)
+        candidates = settings.retrieve_candidates
+
+        dense: list[tuple[Chunk, float]] = []
+        if mode in ("hybrid", "dense"):
+            if query_vector is None:
+                started = time.perf_counter()
+                query_vector = self.embedder.embed_query(query)
+                timings["embed"] = _ms(started)
+            started = time.perf_counter()
+            where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
+            if allowed is None or allowed:
+                dense = self.store.query(view.collection, query_vector, candidates, where)
+            timings["dense"] = _ms(started)
+
+        lexical: list[tuple[Chunk, float]] = []
+        if mode in ("hybrid", "lexical"):
+            started = time.perf_counter()
+            wanted = candidates if allowed is None else candidates * 4
+            for chunk_id, score in view.lexical.search(query, wanted):
+                chunk = view.chunks.get(chunk_id)
+                if chunk is not None and (allowed is None or chunk.doc_id in allowed):
+                    lexical.append((chunk, score))
+            lexical = lexical[:candidates]
+            timings["lexical"] = _ms(started)
+
+        started = time.perf_counter()
+        hits = fuse(dense, lexical, fusion, settings.fusion_alpha, settings.rrf_k)
+        if diversify:
+            hits = diversified(hits, k, settings.max_chunks_per_doc)
+        else:
+            hits = hits[:k]
+        timings["fuse"] = _ms(started)
+        best_dense = max((score for _, score in dense), default=0.0)
+        evidence = best_dense + self._support(view, query, hits)
+        return Retrieval(query, hits, best_dense, query_vector, evidence, timings)
+
+    def _support(self, view: IndexView, query: str, hits: list[Hit]) -> float:
+        terms = set(tokenize(query))
+        if not terms or not hits:
+            return 0.0
+        weights = {term: view.idf_of(term) for term in terms}
+        total = sum(weights.values())
+        top = set(tokenize(hits[0].chunk.embedding_text()))
+        covered = sum(weight for term, weight in weights.items() if term in top) / total
+        unknown = sum(weight for term, weight in weights.items() if term not in view.idf) / total
+        return (
+            self.settings.evidence_coverage_weight * covered
+            - self.settings.evidence_unknown_weight * unknown
+        )
+
+    @staticmethod
+    def _allowed_docs(view: IndexView, filters: Filters | None) -> set[str] | None:
+        if filters is None or filters.empty:
+            return None
+        return {chunk.doc_id for chunk in view.chunks.values() if filters.allows(chunk)}
+
+
+def fuse(
+    dense: list[tuple[Chunk, float]],
+    lexical: list[tuple[Chunk, float]],
+    fusion: Fusion,
+    alpha: float,
+    rrf_k: int,
+) -> list[Hit]:
+    hits: dict[str, Hit] = {}
+    for chunk, score in dense:
+        hits[chunk.id] = Hit(chunk, 0.0, dense=score)
+    for chunk, score in lexical:
+        hits.setdefault(chunk.id, Hit(chunk, 0.0)).lexical = score
+    if fusion == "rrf":
+        for rank, (chunk, _) in enumerate(dense):
+            hits[chunk.id].score += 1.0 / (rrf_k + rank + 1)
+        for rank, (chunk, _) in enumerate(lexical):
+            hits[chunk.id].score += 1.0 / (rrf_k + rank + 1)
+    else:
+        top_lexical = max((score for _, score in lexical), default=0.0) or 1.0
+        for hit in hits.values():
+            dense_part = hit.dense if hit.dense is not None else 0.0
+            lexical_part = (hit.lexical or 0.0) / top_lexical
+            hit.score = alpha * dense_part + (1 - alpha) * lexical_part
+    return sorted(hits.values(), key=lambda hit: hit.score, reverse=True)
+
+
+def diversified(hits: Iterable[Hit], k: int, per_doc: int) -> list[Hit]:
+    """Best first, but one chunk per section and at most `per_doc` per document."""
+    chosen: list[Hit] = []
+    sections: set[tuple[str, str]] = set()
+    per: Counter[str] = Counter()
+    held_back: list[Hit] = []
+    for hit in hits:
+        key = (hit.chunk.doc_id, hit.chunk.anchor)
+        if key in sections or per[hit.chunk.doc_id] >= per_doc:
+            held_back.append(hit)
+            continue
+        chosen.append(hit)
+        sections.add(key)
+        per[hit.chunk.doc_id] += 1
+        if len(chosen) == k:
+            return chosen
+    return chosen + held_back[: k - len(chosen)]
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

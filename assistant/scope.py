@@ -1,0 +1,35 @@
+"""What Nurture does not cover: a question closer to one of these topics than to the library
+is declined, even when it shares words with the library (`prompts/out_of_scope.yaml`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from assistant.embeddings import Embedder
+
+TOPICS_FILE = Path(__file__).parent / "prompts" / "out_of_scope.yaml"
+
+
+class ScopeGuard:
+    def __init__(self, topics: list[str], vectors: np.ndarray, margin: float, floor: float) -> None:
+        self.topics = topics
+        self.vectors = vectors
+        self.margin = margin
+        self.floor = floor
+
+    @classmethod
+    def build(cls, embedder: Embedder, margin: float, floor: float) -> ScopeGuard:
+        topics = [str(t) for t in yaml.safe_load(TOPICS_FILE.read_text())["topics"]]
+        return cls(topics, embedder.embed_documents(topics), margin, floor)
+
+    def outside(self, query_vector: np.ndarray, best_library_score: float) -> str | None:
+        """The uncovered topic the question is about, if it is clearly closer to it."""
+        scores = self.vectors @ query_vector
+        best = int(np.argmax(scores))
+        score = float(scores[best])
+        if score >= self.floor and score >= best_library_score + self.margin:
+            return self.topics[best]
+        return None

@@ -1,0 +1,274 @@
+"""The answering core: `Assistant.ask(question, history, filters) -> Answer`.
+
+In order: safety triage (always, even with no index or model), retrieval, then either a grounded
+answer whose every sentence is cited or an honest abstention that says who to ask instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
+from assistant.config import Settings
+from assistant.embeddings import Embedder, build_embedder
+from assistant.errors import IndexNotReadyError, NurtureError
+from assistant.models import (
+    EVIDENCE_LABELS,
+    Answer,
+    Citation,
+    Message,
+    RelatedDocument,
+    SafetyInfo,
+)
+from assistant.retrieve import Filters, Hit, Retrieval, Retriever
+from assistant.safety import SafetyResult, SafetyTriage, embed_exemplars
+from assistant.scope import ScopeGuard
+from assistant.store import IndexStore, open_store
+from assistant.text import load_known_words
+
+logger = logging.getLogger(__name__)
+
+PROMPTS = Path(__file__).parent / "prompts"
+_FOLLOW_UP = re.compile(
+    r"^\s*(what|how) about\b|^\s*(and|but|also|plus|or)\b|^\s*what if\b|^\s*same\b|"
+    r"^\s*(is|does|will|can) (that|this|it)\b|^\s*why\??\s*$",
+    re.IGNORECASE,
+)
+_DOMAIN = re.compile(
+    r"\b(bab(y|ies)|toddler|infant|newborn|child|children|kid|foster|carer|placement|contact|"
+    r"family time|social worker|health visitor|attachment|adopt\w*|care order|bubs?|little one|"
+    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*)\b",
+    re.IGNORECASE,
+)
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        triage: SafetyTriage,
+        retriever: Retriever | None,
+        generator: Generator | None = None,
+        scope: ScopeGuard | None = None,
+    ) -> None:
+        self.settings = settings
+        self.triage = triage
+        self.retriever = retriever
+        self.generator = generator
+        self.scope = scope
+        self.messages = yaml.safe_load((PROMPTS / "messages.yaml").read_text())
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        store: IndexStore | None = None,
+        embedder: Embedder | None = None,
+    ) -> Assistant:
+        """Build once at start-up. Triage is ready even if the model or the index is not."""
+        model_path: str | None = None
+        try:
+            model_path = settings.resolved_model_path()
+        except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
+            logger.warning("embedding model not found; safety triage runs on patterns only")
+        triage = SafetyTriage(
+            known_words=load_known_words(model_path),
+            exemplar_threshold=settings.safety_exemplar_threshold,
+        )
+        retriever = None
+        scope = None
+        try:
+            embedder = embedder or build_embedder(settings)
+            scope = ScopeGuard.build(embedder, settings.scope_margin, settings.scope_floor)
+            if settings.safety_exemplar_threshold <= 1.0:
+                triage.exemplar_vectors = embed_exemplars(triage, embedder)
+            retriever = Retriever(
+                store or open_store(settings), embedder, settings, triage.normalise.known_words
+            )
+        except Exception as error:  # noqa: BLE001 - serve triage even when this fails
+            logger.warning("retrieval unavailable at start-up: %s", type(error).__name__)
+        return cls(settings, triage, retriever, scope=scope)
+
+    # -- the one entry point ---------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Message] | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        history = list(history or [])
+
+        mark = time.perf_counter()
+        safety = self.triage.triage(question)
+        timings["triage"] = _ms(mark)
+
+        query = self.retrieval_query(question, history)
+        try:
+            retrieval = self.retrieve(query, filters)
+        except (IndexNotReadyError, NurtureError, OSError, RuntimeError, ValueError) as error:
+            if safety.category == "none":
+                raise IndexNotReadyError(
+                    f"the guidance index is not available ({error}); try again shortly"
+                ) from error
+            logger.warning("answering with the safety message only: index unavailable")
+            timings["total"] = _ms(started)
+            return self._answer(
+                safety,
+                self.messages["index_unavailable"].strip(),
+                abstain_reason="index_unavailable",
+                timings=timings,
+            )
+        timings.update(retrieval.timings_ms)
+
+        if safety.category == "none" and retrieval.query_vector is not None:
+            mark = time.perf_counter()
+            safety = self.triage.triage(question, retrieval.query_vector)
+            timings["triage"] += _ms(mark)
+
+        related = self._related(retrieval.hits)
+        threshold = self.settings.abstain_threshold
+        if safety.category != "none":
+            threshold -= self.settings.safety_evidence_margin
+        outside = (
+            self.scope.outside(retrieval.query_vector, retrieval.best_dense)
+            if self.scope is not None and retrieval.query_vector is not None
+            else None
+        )
+        if outside or not retrieval.hits or retrieval.evidence < threshold:
+            in_domain = (filters and not filters.empty) or _DOMAIN.search(query)
+            reason = "no_evidence" if in_domain and not outside else "out_of_scope"
+            timings["total"] = _ms(started)
+            return self._answer(
+                safety,
+                self._abstention(reason, related),
+                abstain_reason=reason,
+                related=related,
+                timings=timings,
+            )
+
+        mark = time.perf_counter()
+        passages = [Passage(hit.chunk, hit.score) for hit in retrieval.hits]
+        generator = self.generator or ExtractiveGenerator(
+            self.retriever.view().idf if self.retriever else None,
+            max_sentences=self.settings.max_answer_sentences,
+        )
+        sentences = generator.generate(question, passages, history)
+        text, citations = self.cite(sentences, retrieval.hits)
+        timings["compose"] = _ms(mark)
+        if not citations:
+            timings["total"] = _ms(started)
+            return self._answer(
+                safety,
+                self._abstention("no_evidence", related),
+                abstain_reason="no_evidence",
+                related=related,
+                timings=timings,
+            )
+        timings["total"] = _ms(started)
+        return self._answer(safety, text, citations=citations, timings=timings)
+
+    # -- steps ------------------------------------------------------------------------
+
+    def retrieve(self, query: str, filters: Filters | None = None) -> Retrieval:
+        if self.retriever is None:
+            raise IndexNotReadyError("the embedding model or the index could not be loaded")
+        return self.retriever.search(query, filters=filters)
+
+    @staticmethod
+    def retrieval_query(question: str, history: Sequence[Message]) -> str:
+        """A follow-up ("what about at night?") is searched together with the previous question."""
+        previous = [m.content for m in history if m.role == "user"]
+        if not previous:
+            return question
+        content_words = [w for w in re.findall(r"[a-zA-Z']+", question) if len(w) > 3]
+        if _FOLLOW_UP.search(question) or len(content_words) <= 3:
+            return f"{previous[-1]} {question}"
+        return question
+
+    @staticmethod
+    def cite(sentences: list[Sentence], hits: list[Hit]) -> tuple[str, list[Citation]]:
+        """Number the passages in order of first use and put a marker after every sentence."""
+        numbers: dict[int, int] = {}
+        quotes: dict[int, list[str]] = {}
+        parts = []
+        for sentence in sentences:
+            if not 0 <= sentence.passage < len(hits):
+                raise ValueError(f"generator cited passage {sentence.passage}, which was not given")
+            n = numbers.setdefault(sentence.passage, len(numbers) + 1)
+            quotes.setdefault(sentence.passage, []).append(sentence.text)
+            parts.append(f"{sentence.text} [{n}]")
+        citations = []
+        for index, n in sorted(numbers.items(), key=lambda item: item[1]):
+            chunk = hits[index].chunk
+            citations.append(
+                Citation(
+                    n=n,
+                    doc_id=chunk.doc_id,
+                    title=chunk.title,
+                    section=chunk.section,
+                    anchor=chunk.anchor,
+                    url=chunk.url,
+                    source="; ".join(chunk.source_names),
+                    type=chunk.type,
+                    evidence=EVIDENCE_LABELS[chunk.type],
+                    reviewed=chunk.reviewed,
+                    snippet=chunk.text,
+                    quotes=quotes[index],
+                    chunk_id=chunk.id,
+                    start=chunk.start,
+                    end=chunk.end,
+                    score=round(hits[index].score, 6),
+                )
+            )
+        return " ".join(parts), citations
+
+    def _abstention(self, reason: str, related: list[RelatedDocument]) -> str:
+        text = self.messages[reason].strip()
+        if related:
+            topics = "\n".join(f"- {doc.title}" for doc in related)
+            text += "\n\n" + self.messages["related_intro"].strip() + "\n\n" + topics
+        return text
+
+    def _related(self, hits: list[Hit]) -> list[RelatedDocument]:
+        seen: dict[str, RelatedDocument] = {}
+        for hit in hits:
+            seen.setdefault(
+                hit.chunk.doc_id, RelatedDocument(doc_id=hit.chunk.doc_id, title=hit.chunk.title)
+            )
+        return list(seen.values())[:3]
+
+    @staticmethod
+    def _answer(
+        safety: SafetyResult,
+        body: str,
+        *,
+        citations: list[Citation] | None = None,
+        abstain_reason: str | None = None,
+        related: list[RelatedDocument] | None = None,
+        timings: dict[str, float],
+    ) -> Answer:
+        # The safety block always comes first; nothing retrieved is put before it.
+        text = f"{safety.message}\n\n{body}" if safety.message else body
+        return Answer(
+            answer=text,
+            citations=citations or [],
+            abstained=abstain_reason is not None,
+            abstain_reason=abstain_reason,
+            safety=SafetyInfo(category=safety.category, message=safety.message),
+            related=related or [],
+            timings_ms={key: round(value, 3) for key, value in timings.items()},
+        )
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

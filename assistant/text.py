@@ -1,0 +1,83 @@
+"""Cleaning carers' typing: one normaliser for safety triage and for search queries.
+
+Lower-cases, drops punctuation, expands contractions and abbreviations ("isnt", "bubs"), and
+corrects misspellings of words it knows (`vocabulary`) by edit distance. Real English words
+(`known_words`, from the model's tokenizer) are never "corrected", so "shape" stays "shape".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from rapidfuzz.distance import OSA
+
+NORMALISE_FILE = Path(__file__).parent / "safety_rules" / "normalise.yaml"
+_MIN_CORRECTABLE = 6
+
+
+def load_replacements(path: Path = NORMALISE_FILE) -> dict[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {
+        **{str(k): str(v) for k, v in (data.get("replacements") or {}).items()},
+        **{str(k): str(v) for k, v in (data.get("misspellings") or {}).items()},
+    }
+
+
+def load_known_words(model_path: str | None) -> set[str]:
+    """Whole English words from the model's tokenizer vocabulary, if the model is on disk."""
+    if not model_path:
+        return set()
+    vocab = Path(model_path) / "vocab.txt"
+    if not vocab.exists():
+        return set()
+    return {
+        line.strip()
+        for line in vocab.read_text(encoding="utf-8").splitlines()
+        if line.strip().isalpha() and not line.startswith("##")
+    }
+
+
+class Normaliser:
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        known_words: set[str] | None = None,
+        replacements: dict[str, str] | None = None,
+    ) -> None:
+        self.replacements = load_replacements() if replacements is None else replacements
+        vocab = {word for word in vocabulary if len(word) >= _MIN_CORRECTABLE and word.isalpha()}
+        self._by_length: dict[int, list[str]] = {}
+        for word in sorted(vocab):
+            self._by_length.setdefault(len(word), []).append(word)
+        self.known_words = known_words or set()
+        self._known = self.known_words | vocab | set(self.replacements.values())
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).lower()
+        text = re.sub(r"[\u2018\u2019\u02bc`']", "", text)
+        text = re.sub(r"[^a-z0-9]+", " ", text)
+        words = []
+        for word in text.split():
+            replaced = self.replacements.get(word)
+            words.append(replaced if replaced is not None else self.correct(word))
+        return " ".join(words)
+
+    def correct(self, word: str) -> str:
+        if len(word) < _MIN_CORRECTABLE or word in self._known or not word.isalpha():
+            return word
+        if word in self._cache:
+            return self._cache[word]
+        limit = 1 if len(word) < 8 else 2
+        best, best_distance = word, limit + 1
+        for length in range(len(word) - limit, len(word) + limit + 1):
+            for candidate in self._by_length.get(length, ()):
+                distance = OSA.distance(word, candidate, score_cutoff=limit)
+                if distance < best_distance:
+                    best, best_distance = candidate, distance
+        self._cache[word] = best
+        return best
