@@ -27,8 +27,8 @@ ingest: $(STAMP)
 	$(BIN)/nurture ingest
 
 run: ingest
-	@echo
-	@echo "The library is indexed. Try: $(BIN)/nurture search 'how do I settle a crying baby'"
+	@echo "Serving the chat page and API on http://127.0.0.1:8000 (Ctrl+C to stop)"
+	$(BIN)/nurture serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

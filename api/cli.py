@@ -262,3 +262,26 @@ def evaluate_command(
         as_json.parent.mkdir(parents=True, exist_ok=True)
         as_json.write_text(json.dumps(report, indent=2))
         out.print(f"Wrote {as_json}")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address (default: settings, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings, 8000).")] = None,
+) -> None:
+    """Serve the API and the carers' chat page."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    logging.getLogger("api.access").setLevel(logging.INFO)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=False,  # our own access log carries ids and timings, never question text
+    )

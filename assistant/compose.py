@@ -43,18 +43,31 @@ class Generator(Protocol):
 
 
 def split_sentences(text: str) -> list[tuple[str, int]]:
-    """Sentences of a passage with their offsets; bullets and lines count as boundaries."""
-    sentences: list[tuple[str, int]] = []
+    """Sentences of a passage with their offsets. A blank line, a bullet or a heading starts a
+    new block; a wrapped line continues its paragraph. Whitespace inside a sentence is folded."""
+    blocks: list[tuple[int, int]] = []  # (start, end) offsets of paragraph or bullet text
     offset = 0
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            bullet = _BULLET.match(line)
-            body_start = offset + (bullet.end() if bullet else len(line) - len(line.lstrip()))
-            body = text[body_start : offset + len(line.rstrip())]
-            for piece, relative in _split_line(body):
-                sentences.append((piece, body_start + relative))
+        bullet = _BULLET.match(line)
+        if not stripped or stripped.startswith("#"):
+            blocks.append((-1, -1))
+        elif bullet or not blocks or blocks[-1][0] < 0:
+            blocks.append(
+                (
+                    offset + (bullet.end() if bullet else len(line) - len(line.lstrip())),
+                    offset + len(line.rstrip()),
+                )
+            )
+        else:
+            blocks[-1] = (blocks[-1][0], offset + len(line.rstrip()))
         offset += len(line)
+    sentences: list[tuple[str, int]] = []
+    for start, end in blocks:
+        if start < 0:
+            continue
+        for piece, relative in _split_line(text[start:end]):
+            sentences.append((" ".join(piece.split()), start + relative))
     return sentences
 
 
@@ -148,3 +161,19 @@ def _overlap(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+def split_answer(answer: str) -> list[str]:
+    """Pieces of a finished answer for streaming: the safety block, then sentence by sentence.
+    Joined together they are exactly the answer."""
+    pieces: list[str] = []
+    block, separator, body = answer.rpartition("\n\n")
+    if separator and "[" not in block and "]" in body:
+        pieces.append(block + separator)
+        answer = body
+    start = 0
+    for match in re.finditer(r"\] (?=\S)", answer):
+        pieces.append(answer[start : match.end()])
+        start = match.end()
+    pieces.append(answer[start:])
+    return [piece for piece in pieces if piece]

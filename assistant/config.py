@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -97,6 +97,26 @@ class Settings(BaseSettings):
         ),
     )
 
+    # HTTP service
+    host: str = Field("127.0.0.1", description="Address `nurture serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535)
+    db_path: Path | None = Field(
+        None,
+        description="SQLite file for conversations and feedback (default data_dir/nurture.db).",
+    )
+    store_questions: bool = Field(
+        True, description="Store carers' questions (redacted). false stores no question text."
+    )
+    api_keys: SecretStr = Field(
+        SecretStr(""), description="Comma-separated API keys; empty means no key is needed."
+    )
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
+    max_body_bytes: int = Field(16 * 1024, ge=1024)
+    max_question_chars: int = Field(2000, ge=10)
+    max_history_messages: int = Field(20, ge=0, description="Chat messages accepted per request.")
+    rate_limit_per_minute: int = Field(60, ge=1, description="Requests per client per minute.")
+    openai_model_id: str = Field("nurture", description="Model id shown to OpenAI clients.")
+
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
@@ -109,6 +129,18 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def database_path(self) -> Path:
+        return self.db_path or self.data_dir / "nurture.db"
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def lexical_dir(self) -> Path:

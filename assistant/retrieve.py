@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.models import Chunk, DocType
+from assistant.models import Chunk, DocType, Document
 from assistant.store import IndexStore
 from assistant.text import Normaliser
 
@@ -84,6 +84,7 @@ class IndexView:
     lexical: LexicalIndex
     idf: dict[str, float]
     normalise: Normaliser
+    documents: dict[str, Document]
 
     @classmethod
     def load(
@@ -115,7 +116,8 @@ class IndexView:
         total = max(len(chunks), 1)
         idf = {term: math.log(1 + total / count) for term, count in frequency.items()}
         normalise = Normaliser(words, known_words)
-        return cls(generation, collection, by_id, lexical, idf, normalise)
+        documents = {doc.id: doc for doc in store.documents(generation)}
+        return cls(generation, collection, by_id, lexical, idf, normalise, documents)
 
     def idf_of(self, term: str) -> float:
         return self.idf.get(term, math.log(1 + len(self.chunks)))

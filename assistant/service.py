@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,7 @@ from assistant.models import (
     EVIDENCE_LABELS,
     Answer,
     Citation,
+    Document,
     Message,
     RelatedDocument,
     SafetyInfo,
@@ -46,6 +48,21 @@ _DOMAIN = re.compile(
     r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*)\b",
     re.IGNORECASE,
 )
+
+
+@dataclass
+class Prepared:
+    """The result of `Assistant.prepare`: what is known before any generation work."""
+
+    question: str
+    history: list[Message]
+    safety: SafetyResult
+    hits: list[Hit]
+    sources: list[Citation]  # numbered 1.. in retrieval order; markers use these numbers
+    abstain_reason: str | None
+    related: list[RelatedDocument]
+    timings: dict[str, float]
+    started: float
 
 
 class Assistant:
@@ -104,6 +121,17 @@ class Assistant:
         history: Sequence[Message] | None = None,
         filters: Filters | None = None,
     ) -> Answer:
+        return self.finish(self.prepare(question, history, filters))
+
+    def prepare(
+        self,
+        question: str,
+        history: Sequence[Message] | None = None,
+        filters: Filters | None = None,
+    ) -> Prepared:
+        """Everything before generation: triage, retrieval, and whether to answer at all.
+
+        The sources a streamed answer will cite are known here, before any generation work."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         history = list(history or [])
@@ -115,18 +143,15 @@ class Assistant:
         query = self.retrieval_query(question, history)
         try:
             retrieval = self.retrieve(query, filters)
-        except (IndexNotReadyError, NurtureError, OSError, RuntimeError, ValueError) as error:
+        except (NurtureError, OSError, RuntimeError, ValueError) as error:
             if safety.category == "none":
+                detail = str(error) if isinstance(error, NurtureError) else type(error).__name__
                 raise IndexNotReadyError(
-                    f"the guidance index is not available ({error}); try again shortly"
+                    f"the guidance index is not available ({detail}); try again shortly"
                 ) from error
             logger.warning("answering with the safety message only: index unavailable")
-            timings["total"] = _ms(started)
-            return self._answer(
-                safety,
-                self.messages["index_unavailable"].strip(),
-                abstain_reason="index_unavailable",
-                timings=timings,
+            return Prepared(
+                question, history, safety, [], [], "index_unavailable", [], timings, started
             )
         timings.update(retrieval.timings_ms)
 
@@ -144,40 +169,64 @@ class Assistant:
             if self.scope is not None and retrieval.query_vector is not None
             else None
         )
+        reason: str | None = None
         if outside or not retrieval.hits or retrieval.evidence < threshold:
-            in_domain = (filters and not filters.empty) or _DOMAIN.search(query)
+            in_domain = (filters and not filters.empty) or _DOMAIN.search(retrieval.query)
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
-            timings["total"] = _ms(started)
+        hits = [] if reason else retrieval.hits
+        sources = [self.citation(n, hit) for n, hit in enumerate(hits, start=1)]
+        return Prepared(question, history, safety, hits, sources, reason, related, timings, started)
+
+    def finish(self, prepared: Prepared) -> Answer:
+        """Generate the answer from what `prepare` found."""
+        timings = prepared.timings
+        if prepared.abstain_reason:
+            body = (
+                self.messages["index_unavailable"].strip()
+                if prepared.abstain_reason == "index_unavailable"
+                else self._abstention(prepared.abstain_reason, prepared.related)
+            )
+            timings["total"] = _ms(prepared.started)
             return self._answer(
-                safety,
-                self._abstention(reason, related),
-                abstain_reason=reason,
-                related=related,
+                prepared.safety,
+                body,
+                abstain_reason=prepared.abstain_reason,
+                related=prepared.related,
                 timings=timings,
             )
-
         mark = time.perf_counter()
-        passages = [Passage(hit.chunk, hit.score) for hit in retrieval.hits]
+        passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
         generator = self.generator or ExtractiveGenerator(
             self.retriever.view().idf if self.retriever else None,
             max_sentences=self.settings.max_answer_sentences,
         )
-        sentences = generator.generate(question, passages, history)
-        text, citations = self.cite(sentences, retrieval.hits)
+        sentences = generator.generate(prepared.question, passages, prepared.history)
+        text, citations = self.cite(sentences, prepared.sources)
         timings["compose"] = _ms(mark)
+        timings["total"] = _ms(prepared.started)
         if not citations:
-            timings["total"] = _ms(started)
             return self._answer(
-                safety,
-                self._abstention("no_evidence", related),
+                prepared.safety,
+                self._abstention("no_evidence", prepared.related),
                 abstain_reason="no_evidence",
-                related=related,
+                related=prepared.related,
                 timings=timings,
             )
-        timings["total"] = _ms(started)
-        return self._answer(safety, text, citations=citations, timings=timings)
+        return self._answer(prepared.safety, text, citations=citations, timings=timings)
 
     # -- steps ------------------------------------------------------------------------
+
+    def search(self, query: str, k: int) -> Retrieval:
+        """Retrieval alone, for browsing the library."""
+        if self.retriever is None:
+            raise IndexNotReadyError("the embedding model or the index could not be loaded")
+        return self.retriever.search(query, k=k)
+
+    def documents(self) -> dict[str, Document]:
+        """The documents of the serving generation, by id (for opening citations)."""
+        if self.retriever is None:
+            raise IndexNotReadyError("the embedding model or the index could not be loaded")
+        return self.retriever.view().documents
 
     def retrieve(self, query: str, filters: Filters | None = None) -> Retrieval:
         if self.retriever is None:
@@ -196,40 +245,43 @@ class Assistant:
         return question
 
     @staticmethod
-    def cite(sentences: list[Sentence], hits: list[Hit]) -> tuple[str, list[Citation]]:
-        """Number the passages in order of first use and put a marker after every sentence."""
-        numbers: dict[int, int] = {}
+    def citation(n: int, hit: Hit) -> Citation:
+        chunk = hit.chunk
+        return Citation(
+            n=n,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            section=chunk.section,
+            anchor=chunk.anchor,
+            url=chunk.url,
+            source="; ".join(chunk.source_names),
+            type=chunk.type,
+            evidence=EVIDENCE_LABELS[chunk.type],
+            reviewed=chunk.reviewed,
+            snippet=chunk.text,
+            quotes=[],
+            chunk_id=chunk.id,
+            start=chunk.start,
+            end=chunk.end,
+            score=round(hit.score, 6),
+        )
+
+    @staticmethod
+    def cite(sentences: list[Sentence], sources: list[Citation]) -> tuple[str, list[Citation]]:
+        """Put the source's number after every sentence; return only the sources quoted.
+
+        Numbers are the sources' retrieval ranks, the same on every path (JSON, stream, chat)."""
         quotes: dict[int, list[str]] = {}
         parts = []
         for sentence in sentences:
-            if not 0 <= sentence.passage < len(hits):
+            if not 0 <= sentence.passage < len(sources):
                 raise ValueError(f"generator cited passage {sentence.passage}, which was not given")
-            n = numbers.setdefault(sentence.passage, len(numbers) + 1)
             quotes.setdefault(sentence.passage, []).append(sentence.text)
-            parts.append(f"{sentence.text} [{n}]")
-        citations = []
-        for index, n in sorted(numbers.items(), key=lambda item: item[1]):
-            chunk = hits[index].chunk
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=chunk.doc_id,
-                    title=chunk.title,
-                    section=chunk.section,
-                    anchor=chunk.anchor,
-                    url=chunk.url,
-                    source="; ".join(chunk.source_names),
-                    type=chunk.type,
-                    evidence=EVIDENCE_LABELS[chunk.type],
-                    reviewed=chunk.reviewed,
-                    snippet=chunk.text,
-                    quotes=quotes[index],
-                    chunk_id=chunk.id,
-                    start=chunk.start,
-                    end=chunk.end,
-                    score=round(hits[index].score, 6),
-                )
-            )
+            parts.append(f"{sentence.text} [{sources[sentence.passage].n}]")
+        citations = [
+            sources[index].model_copy(update={"quotes": quoted})
+            for index, quoted in sorted(quotes.items())
+        ]
         return " ".join(parts), citations
 
     def _abstention(self, reason: str, related: list[RelatedDocument]) -> str:

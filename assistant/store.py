@@ -26,7 +26,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from assistant.config import Settings
 from assistant.errors import ConfigError, IndexNotReadyError
-from assistant.models import Chunk
+from assistant.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +192,28 @@ class IndexStore:
             if name not in keep:
                 self.client.delete_collection(self.collection_name(name))
                 self._meta.delete(ids=[f"gen:{name}"])
+                self._meta.delete(where={"doc_generation": name})
                 removed.append(name)
         return removed
+
+    # -- documents (for opening a citation) -------------------------------------------
+
+    def record_documents(self, generation: str, documents: Sequence[Document]) -> None:
+        """Keep each document's metadata and sections with the generation that indexes it."""
+        batch = self.client.get_max_batch_size()
+        for start in range(0, len(documents), batch):
+            part = documents[start : start + batch]
+            self._meta.upsert(
+                ids=[f"doc:{generation}:{doc.id}" for doc in part],
+                documents=[doc.model_dump_json() for doc in part],
+                metadatas=[{"doc_generation": generation, "doc_id": doc.id} for doc in part],
+                embeddings=[[0.0]] * len(part),
+            )
+
+    def documents(self, generation: str) -> list[Document]:
+        result = self._meta.get(where={"doc_generation": generation}, include=["documents"])
+        docs = [Document.model_validate_json(text) for text in result["documents"]]
+        return sorted(docs, key=lambda doc: doc.id)
 
     # -- chunks ------------------------------------------------------------------------
 

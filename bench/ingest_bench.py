@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.errors import CorpusError
 from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.errors import CorpusError
 from assistant.store import open_store
 from ingest.chunk import Chunker
 from ingest.load import load_corpus

@@ -13,7 +13,7 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.errors import NurtureError
 from assistant.lexical import LexicalIndex
-from assistant.models import Chunk
+from assistant.models import Chunk, Document
 from assistant.store import Generation, IndexStore
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def write_generation(
     vectors: np.ndarray,
     manifest: dict[str, str],
     lexical_root: Path,
+    documents: Sequence[Document],
 ) -> Generation:
     """Build, verify and record a generation. It is not active until `activate` is called."""
     name, collection = store.new_generation(embedder.name, embedder.dimension)
@@ -41,6 +42,7 @@ def write_generation(
         store.add(collection, chunks, vectors)
         verify(store, name, embedder, chunks)
         build_lexical(chunks, lexical_root / name)
+        store.record_documents(name, documents)
     except BaseException:
         # Clean up what we can; anything left behind is pruned by the next ingest.
         try:

@@ -128,6 +128,8 @@ class Pipeline:
             report.chunks = previous.chunk_count
             report.reused = sorted(manifest)
             self._ensure_lexical(previous.name)
+            if not self.store.documents(previous.name):  # an index from before documents were kept
+                self.store.record_documents(previous.name, list(documents.values()))
             return report
 
         reuse = [doc_id for doc_id in manifest if not full and old.get(doc_id) == manifest[doc_id]]
@@ -169,8 +171,21 @@ class Pipeline:
         report.texts_embedded = getattr(self.embedder, "texts_embedded", 0) - before
         vectors = np.vstack([v for v in (kept_vectors, new_vectors) if v.size]).astype(np.float32)
 
+        kept_documents = (
+            [d for d in self.store.documents(previous.name) if d.id in report.kept_previous]
+            if previous is not None and report.kept_previous
+            else []
+        )
+        served = [documents[doc_id] for doc_id in manifest if doc_id in documents]
+        served = [d for d in served if d.id not in report.kept_previous] + kept_documents
         generation = write_generation(
-            self.store, self.embedder, chunks, vectors, manifest, self.settings.lexical_dir
+            self.store,
+            self.embedder,
+            chunks,
+            vectors,
+            manifest,
+            self.settings.lexical_dir,
+            served,
         )
         self.store.activate(generation.name, previous=previous.name if previous else None)
         logger.info("generation %s is now active", generation.name)

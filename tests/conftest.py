@@ -16,7 +16,9 @@ import pytest
 
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
+from assistant.service import Assistant
 from assistant.store import IndexStore, open_store
+from ingest.pipeline import Pipeline
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -130,3 +132,41 @@ def run_cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.
         timeout=timeout,
         cwd=REPO,
     )
+
+
+# -- indexes built once per session: the fixture corpus and the shipped library --------
+
+
+def _indexed(tmp: Path, corpus: Path, embedder: SentenceTransformerEmbedder) -> Settings:
+    settings = Settings(corpus_dir=corpus, data_dir=tmp / "data")
+    report = Pipeline(settings, open_store(settings), embedder).run()
+    assert report.ok, report.errors
+    return settings
+
+
+@pytest.fixture(scope="session")
+def fixture_settings(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Settings:
+    return _indexed(tmp_path_factory.mktemp("fixture-index"), FIXTURE_CORPUS, embedder)
+
+
+@pytest.fixture(scope="session")
+def fixture_assistant(
+    fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> Assistant:
+    return Assistant.from_settings(fixture_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def shipped_settings(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Settings:
+    return _indexed(tmp_path_factory.mktemp("shipped-index"), REPO / "corpus", embedder)
+
+
+@pytest.fixture(scope="session")
+def shipped_assistant(
+    shipped_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> Assistant:
+    return Assistant.from_settings(shipped_settings, embedder=embedder)

@@ -1,0 +1,100 @@
+"""`create_app(settings)`: the FastAPI service, with one Assistant built in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from api import errors
+from api.deps import RateLimiter, RecentQuestions, rate_limit, require_api_key
+from api.metrics import Metrics
+from api.middleware import RequestContext
+from api.routes import ask, chat, documents, feedback, health, search
+from api.storage import Storage
+from assistant.config import Settings, get_settings
+from assistant.service import Assistant
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """The app. Pass an already built `assistant` to share one model between apps (tests)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.metrics = metrics
+        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        app.state.recent = RecentQuestions()
+        app.state.storage = Storage(
+            settings.database_path, store_questions=settings.store_questions
+        )
+        app.state.assistant = assistant or Assistant.from_settings(settings)
+        try:
+            app.state.assistant.retrieve("warm up")
+        except Exception as error:  # noqa: BLE001 - /readyz reports it; triage still serves
+            logger.warning("index not ready at start-up: %s", type(error).__name__)
+        yield
+        app.state.storage.close()
+
+    app = FastAPI(
+        title="Nurture",
+        summary="Cited guidance for foster carers of babies and young children.",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={422: {"model": errors.ErrorResponse, "description": "Invalid request"}},
+    )
+    errors.install(app)
+    guards = [Depends(require_api_key), Depends(rate_limit)]
+    for router in (ask.router, chat.router, search.router, documents.router, feedback.router):
+        app.include_router(router, prefix="/v1", dependencies=guards)
+    app.include_router(health.router)
+
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def page() -> FileResponse:
+            return FileResponse(STATIC / "index.html")
+
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    templates: list[tuple[re.Pattern[str], str]] = []
+
+    def route_of(scope: Scope) -> str:
+        """The route template (not the raw path), so metric labels stay few."""
+        if not templates:
+            for path in app.openapi()["paths"]:
+                pattern = re.sub(r"\\\{[^}]+\\\}", ".+", re.escape(path))
+                templates.append((re.compile(f"^{pattern}$"), path))
+        for pattern, path in templates:
+            if pattern.match(scope["path"]):
+                return path
+        if scope["path"].startswith("/static/"):
+            return "/static"
+        return "/" if scope["path"] == "/" else "unmatched"
+
+    app.add_middleware(
+        RequestContext,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        route_of=route_of,
+    )
+    return app

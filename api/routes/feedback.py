@@ -1,0 +1,27 @@
+"""POST /v1/feedback: thumbs up or down on an answer, with an optional comment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import StorageDep
+from api.errors import ApiError
+from api.routes.ask import ERRORS
+from api.schemas import FeedbackRequest, FeedbackResponse
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
+    if not storage.answer_exists(body.answer_id):
+        raise ApiError(
+            404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]
+        )
+    feedback_id = storage.save_feedback(body.answer_id, body.rating, body.comment)
+    return FeedbackResponse(id=feedback_id, answer_id=body.answer_id, rating=body.rating)

@@ -1,0 +1,194 @@
+"""Request and response models of the HTTP API, in one place."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.models import Answer, Citation, DocType, SafetyInfo
+from assistant.retrieve import Filters
+
+QUESTION_MAX = 2000  # mirrors Settings.max_question_chars' default; checked again at runtime
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="A short machine-readable error kind.")
+    message: str = Field(description="What went wrong and what to do.")
+    request_id: str
+    fields: list[str] = Field(default_factory=list, description="Request fields at fault.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(
+        min_length=1, max_length=QUESTION_MAX, description="The carer's question."
+    )
+    conversation_id: str | None = Field(
+        None, max_length=64, description="Continue this conversation (follow-up questions)."
+    )
+    filters: Filters | None = None
+
+
+class AskResponse(Answer):
+    answer_id: str = Field(description="Use this id to send feedback.")
+    conversation_id: str
+
+
+class StreamStart(BaseModel):
+    """First SSE event (`start`): sent before any generation work."""
+
+    answer_id: str
+    conversation_id: str
+    safety: SafetyInfo
+    citations: list[Citation] = Field(description="Sources the answer may cite, by number.")
+    abstained: bool
+
+
+class StreamDelta(BaseModel):
+    """`delta` events carry the answer text in order."""
+
+    text: str
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    dense: float | None
+    lexical: float | None
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    anchor: str
+    type: DocType
+    source: str
+    url: str | None
+    reviewed: date
+    text: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHit]
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    type: DocType
+    summary: str
+    topics: list[str]
+    age_range: str | None
+    reviewed: date
+    sources: list[dict[str, Any]]
+
+
+class SectionOut(BaseModel):
+    heading: str
+    heading_path: list[str]
+    anchor: str
+    text: str
+    start: int
+    end: int
+
+
+class DocumentDetail(DocumentSummary):
+    jurisdiction: str | None
+    audience: str | None
+    sections: list[SectionOut]
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    answer_id: str
+    rating: Literal["up", "down"]
+
+
+# -- OpenAI-compatible chat ------------------------------------------------------------
+
+
+class ChatContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[ChatContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(part.text or "" for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p ... are accepted and ignored
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+class ChatResponseMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatResponseMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage = Field(default_factory=Usage)
+    citations: list[Citation] = Field(description="Structured sources of the reply (Nurture).")
+    nurture: dict[str, Any] = Field(description="safety, abstained, answer_id (Nurture).")
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "nurture"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: str
+    generation: str | None = None
+    reason: str | None = None
