@@ -30,7 +30,17 @@ run: ingest
 	@echo "Serving the chat page and API on http://127.0.0.1:8000 (Ctrl+C to stop)"
 	$(BIN)/nurture serve
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium; install it when it is missing (needs root, as in CI).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing: run 'sudo apt-get install chromium', then make test again"; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -183,7 +183,9 @@ class Retriever:
             started = time.perf_counter()
             where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
             if allowed is None or allowed:
-                dense = self.store.query(view.collection, query_vector, candidates, where)
+                wanted = min(candidates, len(view.chunks))
+                nearest = self.store.nearest(view.collection, query_vector, wanted, where)
+                dense = [(view.chunks[i], score) for i, score in nearest if i in view.chunks]
             timings["dense"] = _ms(started)
 
         lexical: list[tuple[Chunk, float]] = []

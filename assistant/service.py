@@ -17,7 +17,7 @@ import yaml
 
 from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
 from assistant.config import Settings
-from assistant.embeddings import Embedder, build_embedder
+from assistant.embeddings import BatchingEmbedder, Embedder, build_embedder
 from assistant.errors import IndexNotReadyError, NurtureError
 from assistant.models import (
     EVIDENCE_LABELS,
@@ -102,7 +102,7 @@ class Assistant:
         retriever = None
         scope = None
         try:
-            embedder = embedder or build_embedder(settings)
+            embedder = BatchingEmbedder(embedder or build_embedder(settings))
             scope = ScopeGuard.build(embedder, settings.scope_margin, settings.scope_floor)
             if settings.safety_exemplar_threshold <= 1.0:
                 triage.exemplar_vectors = embed_exemplars(triage, embedder)

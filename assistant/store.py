@@ -31,6 +31,8 @@ from assistant.models import Chunk, Document
 logger = logging.getLogger(__name__)
 
 _ACTIVE = "active"
+_PAGE = 5000  # chunks read per request
+_PAGE_IDS = 500  # document ids per `$in` filter
 
 
 class RefuseToEmbed(EmbeddingFunction[Documents]):
@@ -235,23 +237,52 @@ class IndexStore:
         *,
         with_vectors: bool = True,
     ) -> tuple[list[Chunk], np.ndarray]:
-        """Chunks (optionally of some documents only) with their stored vectors."""
-        where = None
-        if doc_ids is not None:
-            if not doc_ids:
-                return [], np.zeros((0, 0), dtype=np.float32)
-            where = {"doc_id": {"$in": list(doc_ids)}}
+        """Chunks (optionally of some documents only) with their stored vectors, read in pages
+        (one large read runs into SQLite's limit on query variables)."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        result = collection.get(where=where, include=include)
-        chunks = [
-            Chunk.from_metadata(chunk_id, text, meta)
-            for chunk_id, text, meta in zip(
-                result["ids"], result["documents"], result["metadatas"], strict=True
-            )
-        ]
-        if not with_vectors:
+        wheres: list[dict[str, Any] | None] = [None]
+        if doc_ids is not None:
+            ids = list(doc_ids)
+            wheres = [
+                {"doc_id": {"$in": ids[i : i + _PAGE_IDS]}} for i in range(0, len(ids), _PAGE_IDS)
+            ]
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        for where in wheres:
+            offset = 0
+            while True:
+                page = collection.get(where=where, include=include, limit=_PAGE, offset=offset)
+                for chunk_id, text, meta in zip(
+                    page["ids"], page["documents"], page["metadatas"], strict=True
+                ):
+                    chunks.append(Chunk.from_metadata(chunk_id, text, meta))
+                if with_vectors and len(page["ids"]):
+                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+                if len(page["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        if not with_vectors or not vectors:
             return chunks, np.zeros((0, 0), dtype=np.float32)
-        return chunks, np.asarray(result["embeddings"], dtype=np.float32)
+        return chunks, np.vstack(vectors)
+
+    def nearest(
+        self,
+        collection: Collection,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities only: the cheap query when the caller holds the chunks
+        (`k` must not exceed the collection's size)."""
+        if k <= 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector], n_results=k, where=where, include=["distances"]
+        )
+        return [
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
 
     def query(
         self,

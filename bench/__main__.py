@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -21,24 +22,36 @@ RESULTS = Path(__file__).parent / "results"
 TARGETS = {
     ("ingest", "pipeline_vs_raw_ratio"): (">= 0.85", lambda v: v >= 0.85),
     ("ingest", "no_change_reingest_s"): ("<= 3 s", lambda v: v <= 3.0),
+    ("ask", "total_p95_ms"): ("<= 50 ms", lambda v: v <= 50),
+    ("retrieval_100k", "retrieval_p95_ms"): ("<= 60 ms", lambda v: v <= 60),
+    ("http", "ask_16_errors"): ("0", lambda v: v == 0),
+    ("http", "ask_64_errors"): ("0", lambda v: v == 0),
+    ("http", "ask_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
+    ("http", "first_event_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
+}
+SECTIONS = {
+    "ingest": ("bench.ingest_bench", "run"),
+    "ask": ("bench.ask_bench", "run"),
+    "retrieval_100k": ("bench.ask_bench", "run_scale"),
+    "http": ("bench.http_bench", "run"),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", nargs="*", help="sections to run (default: all)")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = Settings()
     embedder = build_embedder(settings)
-    sections = {"ingest": "bench.ingest_bench"}
     results: dict[str, dict] = {}
-    for name, module_name in sections.items():
+    for name, (module_name, function) in SECTIONS.items():
         if args.only and name not in args.only:
             continue
-        module = __import__(module_name, fromlist=["run"])
+        module = importlib.import_module(module_name)
         started = time.perf_counter()
-        results[name] = module.run(settings, embedder)
+        Console(stderr=True).print(f"running {name} ...")
+        results[name] = getattr(module, function)(settings, embedder)
         results[name]["section_seconds"] = time.perf_counter() - started
 
     table = Table(title="Nurture benchmarks")
