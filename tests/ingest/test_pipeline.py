@@ -222,3 +222,39 @@ def test_cli_check_and_ingest_fail_on_a_bad_file(embedded_settings: Settings) ->
 def test_cli_rollback_without_history_explains(embedded_settings: Settings) -> None:
     result = run_cli(embedded_settings, "ingest", "--rollback")
     assert result.returncode == 1 and "no previous generation" in result.stderr
+
+
+def test_documents_are_kept_with_each_generation(
+    settings: Settings, store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    Pipeline(settings, store, embedder).run()
+    path = settings.corpus_dir / "guidance" / "safer-sleep.md"
+    original = path.read_text()
+    path.write_text(original.replace("title: Safer sleep for babies", "title:"))
+    report = Pipeline(settings, store, embedder).run()
+    documents = {doc.id: doc for doc in store.documents(report.active)}
+    assert len(documents) == 7
+    # The broken file's previous version is what a citation opens.
+    assert documents["guidance/safer-sleep"].meta.title == "Safer sleep for babies"
+    assert documents["leaflets/health-visitors"].sections[0].anchor == "page-1"
+
+
+def test_another_instance_rebuilds_a_missing_lexical_index(
+    chroma_server: str, corpus: Path, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """With a shared Chroma server, an API instance on another machine has no lexical files:
+    it reads the active pointer from the server and rebuilds BM25 from the stored chunks."""
+    from assistant.service import Assistant
+
+    writer = Settings(
+        corpus_dir=corpus,
+        data_dir=tmp_path / "writer",
+        chroma_url=chroma_server,
+        collection_prefix="scaleout",
+    )
+    store = open_store(writer)
+    Pipeline(writer, store, embedder).run()
+    reader = writer.model_copy(update={"data_dir": tmp_path / "other-machine"})
+    answer = Assistant.from_settings(reader, embedder=embedder).ask("who do I call at night?")
+    assert answer.citations[0].doc_id == "leaflets/who-to-call"
+    assert (reader.lexical_dir / str(store.pointer()[0])).is_dir()
