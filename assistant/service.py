@@ -140,7 +140,8 @@ class Assistant:
         safety = self.triage.triage(question)
         timings["triage"] = _ms(mark)
 
-        query = self.retrieval_query(question, history)
+        # A safety message is about what is happening now: search for it on its own words.
+        query = self.retrieval_query(question, [] if safety.category != "none" else history)
         try:
             retrieval = self.retrieve(query, filters)
         except (NurtureError, OSError, RuntimeError, ValueError) as error:
@@ -240,7 +241,7 @@ class Assistant:
         if not previous:
             return question
         content_words = [w for w in re.findall(r"[a-zA-Z']+", question) if len(w) > 3]
-        if _FOLLOW_UP.search(question) or len(content_words) <= 3:
+        if _FOLLOW_UP.search(question) or len(content_words) <= 2:
             return f"{previous[-1]} {question}"
         return question
 

@@ -1,0 +1,112 @@
+"""A real Chromium (Debian's /usr/bin/chromium, driven by Playwright) and a real uvicorn server on
+loopback, serving the chat page over the small fixture corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from api.app import create_app
+from assistant.config import Settings
+from assistant.service import Assistant
+from tests.api.conftest import running
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    db_path: Path
+
+
+def chromium_path() -> Path:
+    """Debian's chromium; installed with apt-get when missing and running as root."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        if subprocess.run(command, env=env, capture_output=True, timeout=900).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=300)
+            subprocess.run(command, env=env, capture_output=True, timeout=900)
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"the browser tests need Debian's Chromium at {CHROMIUM}: "
+            "run 'sudo apt-get install -y chromium' (the tests do not use 'playwright install')"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def site(
+    fixture_settings: Settings,
+    fixture_assistant: Assistant,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Site]:
+    """The whole app (API and page) on a free loopback port, with its own SQLite file."""
+    db_path = tmp_path_factory.mktemp("browser-db") / "db.sqlite3"
+    settings = Settings(
+        **{
+            **fixture_settings.model_dump(),
+            "db_path": db_path,
+            "rate_limit_per_minute": 100_000,
+        }
+    )
+    with running(create_app(settings, assistant=fixture_assistant)) as url:
+        yield Site(url=url, db_path=db_path)
+
+
+@pytest.fixture(scope="session")
+def playwright_session() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_session: Playwright) -> Iterator[Browser]:
+    browser = playwright_session.chromium.launch(
+        executable_path=str(chromium_path()), args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, site: Site) -> Iterator[Page]:
+    """A fresh browser context (no shared storage) on the chat page; uncaught script errors
+    fail the test."""
+    context = chromium.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto("/")
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
