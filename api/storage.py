@@ -44,6 +44,12 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # One feedback row per answer: a carer's thumb is saved at once, and a comment added later
+    # updates the same row.
+    """
+    DELETE FROM feedback WHERE id NOT IN (SELECT MAX(id) FROM feedback GROUP BY answer_id);
+    CREATE UNIQUE INDEX feedback_answer ON feedback(answer_id);
+    """,
 ]
 
 
@@ -147,17 +153,21 @@ class Storage:
             )
 
     def save_feedback(self, answer_id: str, rating: str, comment: str | None) -> int:
+        """Record (or update) the feedback on an answer; a missing comment keeps an earlier one."""
         with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
+            row = db.execute(
+                "INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(answer_id) DO UPDATE SET rating = excluded.rating, "
+                "comment = COALESCE(excluded.comment, feedback.comment), "
+                "created_at = excluded.created_at RETURNING id",
                 (
                     answer_id,
                     rating,
                     redact(comment) if comment else None,
                     datetime.now(UTC).isoformat(),
                 ),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def feedback_for(self, answer_id: str) -> list[dict]:
         with self._lock:

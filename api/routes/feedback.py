@@ -19,6 +19,7 @@ router = APIRouter(tags=["feedback"])
     responses=ERRORS,
 )
 def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
+    """One record per answer: sending again updates the rating, and adds or keeps the comment."""
     if not storage.answer_exists(body.answer_id):
         raise ApiError(
             404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]

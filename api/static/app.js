@@ -691,12 +691,31 @@
       status,
     );
     let rating = null;
+    async function send(withComment) {
+      const body = { answer_id: answerId, rating };
+      if (withComment && comment.value.trim()) body.comment = comment.value.trim();
+      const response = await fetch("/v1/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    }
+    // The thumb is saved straight away; a comment, if the carer adds one, updates the same record.
     for (const button of [up, down]) {
-      button.addEventListener("click", () => {
+      button.addEventListener("click", async () => {
         if (block.dataset.sent) return;
         rating = button.dataset.rating;
         up.setAttribute("aria-pressed", String(rating === "up"));
         down.setAttribute("aria-pressed", String(rating === "down"));
+        status.classList.remove("thanks");
+        try {
+          await send(false);
+          block.dataset.rated = "true";
+          status.textContent = "Thank you, saved. You can add a comment below if you like.";
+        } catch {
+          status.textContent = "Sorry, your feedback couldn't be saved just now. Please try again.";
+        }
         form.hidden = false;
         comment.focus();
       });
@@ -706,15 +725,8 @@
       if (!rating || block.dataset.sent) return;
       submit.disabled = true;
       status.textContent = "";
-      const body = { answer_id: answerId, rating };
-      if (comment.value.trim()) body.comment = comment.value.trim();
       try {
-        const response = await fetch("/v1/feedback", {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(body),
-        });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        await send(true);
         block.dataset.sent = "true";
         form.hidden = true;
         for (const button of [up, down]) button.setAttribute("aria-disabled", "true");

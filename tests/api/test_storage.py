@@ -85,7 +85,24 @@ def test_schema_is_migrated_once(make_server: ServerFactory, tmp_path: Path) -> 
     make_server()
     make_server(db_path=tmp_path / "db0.sqlite3")  # the same file opened again
     database = sqlite3.connect(tmp_path / "db0.sqlite3")
-    assert database.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert database.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_feedback_is_one_record_per_answer(make_server: ServerFactory, tmp_path: Path) -> None:
+    url = make_server()
+    with httpx.Client(base_url=url, timeout=30) as http:
+        answer_id = http.post("/v1/ask", json={"question": "what is pause"}).json()["answer_id"]
+        first = http.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"})
+        second = http.post(
+            "/v1/feedback",
+            json={"answer_id": answer_id, "rating": "down", "comment": "it was long"},
+        )
+        third = http.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"})
+    assert first.json()["id"] == second.json()["id"] == third.json()["id"]
+    rows = sqlite3.connect(tmp_path / "db0.sqlite3").execute(
+        "SELECT rating, comment FROM feedback"
+    ).fetchall()
+    assert rows == [("down", "it was long")]
 
 
 def test_redact_leaves_ordinary_words_alone() -> None:

@@ -186,6 +186,11 @@ def test_feedback_is_stored(page: Page, site: Site) -> None:
     expect(up).to_have_attribute("aria-pressed", "false")
     comment = answer.get_by_label("Anything you'd like to add? (optional)")
     expect(comment).to_be_focused()
+    expect(answer.locator(".feedback-status")).to_contain_text("saved")
+    with sqlite3.connect(site.db_path) as db:
+        # The thumb alone is kept, even if the carer never adds a comment.
+        rows = db.execute("SELECT rating, comment FROM feedback WHERE answer_id = ?", (answer_id,))
+        assert rows.fetchall() == [("down", None)]
     comment.fill("It did not say what to do at night.")
     answer.get_by_role("button", name="Send feedback").click()
     expect(answer.locator(".feedback-status")).to_contain_text("Thank you")
