@@ -99,9 +99,11 @@ def test_feedback_is_one_record_per_answer(make_server: ServerFactory, tmp_path:
         )
         third = http.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"})
     assert first.json()["id"] == second.json()["id"] == third.json()["id"]
-    rows = sqlite3.connect(tmp_path / "db0.sqlite3").execute(
-        "SELECT rating, comment FROM feedback"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "db0.sqlite3")
+        .execute("SELECT rating, comment FROM feedback")
+        .fetchall()
+    )
     assert rows == [("down", "it was long")]
 
 
