@@ -19,6 +19,19 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+# Words too common to show that a sentence is about the question (BM25's own list is short).
+_COMMON = frozenset(
+    tokenize(
+        "i me my myself we our ours you your yours he him his himself she her hers herself it its "
+        "they them their what which who whom this that these those am is are was were be been "
+        "being have has had having do does did doing a an the and but if or because as until "
+        "while of at by for with about against between into through during before after above "
+        "below to from up down in out on off over under again further then once here there when "
+        "where why how all any both each few more most other some such no nor not only own same "
+        "so than too very can will just should now could would might must shall may also get got "
+        "going go make made want need like feel know think one still back really much many well"
+    )
+)
 # Sentences that lean on the one before them read badly when quoted alone.
 _DANGLING = re.compile(r"^(?:This|That|These|Those|It|They|Both|Such|He|She|Here|Yes|No)\b")
 
@@ -101,12 +114,14 @@ class ExtractiveGenerator:
         max_sentences: int = 5,
         max_passages: int = 3,
         duplicate_overlap: float = 0.6,
+        min_support: float = 0.15,
     ) -> None:
         self.idf = idf or {}
         self.min_sentences = min_sentences
         self.max_sentences = max_sentences
         self.max_passages = max_passages
         self.duplicate_overlap = duplicate_overlap
+        self.min_support = min_support
 
     def generate(
         self,
@@ -116,7 +131,7 @@ class ExtractiveGenerator:
     ) -> list[Sentence]:
         if not passages:
             return []
-        query_terms = set(tokenize(question))
+        query_terms = set(tokenize(question)) - _COMMON
         query_weight = sum(self._idf(term) for term in query_terms) or 1.0
         top_score = max(passage.score for passage in passages) or 1.0
         scored: list[tuple[float, int, int, str, set[str]]] = []
@@ -131,6 +146,9 @@ class ExtractiveGenerator:
                     continue
                 terms = set(tokenize(text))
                 overlap = sum(self._idf(t) for t in query_terms & terms) / query_weight
+                if index > 0 and overlap + heading_match < self.min_support:
+                    # Beyond the best passage, quote only what shares words with the question.
+                    continue
                 score = 0.45 * relevance + 0.4 * overlap + 0.15 * heading_match
                 score -= 0.04 * position  # guidance puts the main point first
                 if _DANGLING.match(text):
