@@ -41,6 +41,21 @@ def running(app: object) -> Iterator[str]:
 ServerFactory = Callable[..., str]
 
 
+def with_changes(base: Settings, **changes: object) -> Settings:
+    """`base` with some settings changed, validated as if read from the environment."""
+    return Settings(**{**base.model_dump(), **changes})
+
+
+@contextmanager
+def serving(
+    base: Settings, assistant: Assistant, db_path: Path, **changes: object
+) -> Iterator[str]:
+    """The whole app on a free loopback port with its own database, sharing `assistant`."""
+    settings = with_changes(base, db_path=db_path, **changes)
+    with running(create_app(settings, assistant=assistant)) as url:
+        yield url
+
+
 @pytest.fixture
 def make_server(
     fixture_settings: Settings, fixture_assistant: Assistant, tmp_path: Path
@@ -49,14 +64,8 @@ def make_server(
     stack: list = []
 
     def start(**changes: object) -> str:
-        settings = Settings(
-            **{
-                **fixture_settings.model_dump(),
-                "db_path": tmp_path / f"db{len(stack)}.sqlite3",
-                **changes,
-            }
-        )
-        context = running(create_app(settings, assistant=fixture_assistant))
+        db_path = changes.pop("db_path", tmp_path / f"db{len(stack)}.sqlite3")
+        context = serving(fixture_settings, fixture_assistant, db_path, **changes)
         stack.append(context)
         return context.__enter__()
 
@@ -72,13 +81,10 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """One shared server for the read-mostly tests (a generous rate limit)."""
-    settings = fixture_settings.model_copy(
-        update={
-            "db_path": tmp_path_factory.mktemp("db") / "nurture.sqlite3",
-            "rate_limit_per_minute": 100_000,
-        }
-    )
-    with running(create_app(settings, assistant=fixture_assistant)) as url:
+    db_path = tmp_path_factory.mktemp("db") / "nurture.sqlite3"
+    with serving(
+        fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000
+    ) as url:
         yield url
 
 

@@ -17,6 +17,7 @@ from schemathesis.checks import (
 
 from assistant.config import Settings
 from assistant.service import Assistant
+from tests.api.conftest import serving
 
 CHECKS = [
     not_a_server_error,
@@ -32,17 +33,10 @@ def live_url(
     fixture_assistant: Assistant,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    from api.app import create_app
-    from tests.api.conftest import running
-
-    settings = Settings(
-        **{
-            **fixture_settings.model_dump(),
-            "db_path": tmp_path_factory.mktemp("schemathesis") / "db.sqlite3",
-            "rate_limit_per_minute": 1_000_000,
-        }
-    )
-    with running(create_app(settings, assistant=fixture_assistant)) as url:
+    db_path = tmp_path_factory.mktemp("schemathesis") / "db.sqlite3"
+    with serving(
+        fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=1_000_000
+    ) as url:
         yield url
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from api.app import create_app
 from assistant.config import Settings
 from assistant.service import Assistant
-from tests.api.conftest import running
+from tests.api.conftest import serving
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,14 +64,9 @@ def site(
 ) -> Iterator[Site]:
     """The whole app (API and page) on a free loopback port, with its own SQLite file."""
     db_path = tmp_path_factory.mktemp("browser-db") / "db.sqlite3"
-    settings = Settings(
-        **{
-            **fixture_settings.model_dump(),
-            "db_path": db_path,
-            "rate_limit_per_minute": 100_000,
-        }
-    )
-    with running(create_app(settings, assistant=fixture_assistant)) as url:
+    with serving(
+        fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000
+    ) as url:
         yield Site(url=url, db_path=db_path)
 
 
