@@ -7,13 +7,18 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
+from api.app import create_app
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
 from assistant.service import Assistant
@@ -170,3 +175,62 @@ def shipped_assistant(
     shipped_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> Assistant:
     return Assistant.from_settings(shipped_settings, embedder=embedder)
+
+
+# -- the app on real uvicorn servers ------------------------------------------------------
+
+
+@contextmanager
+def running(app: object) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def with_changes(base: Settings, **changes: object) -> Settings:
+    """`base` with some settings changed, validated as if read from the environment."""
+    return Settings(**{**base.model_dump(), **changes})
+
+
+@contextmanager
+def serving(
+    base: Settings, assistant: Assistant, db_path: Path, **changes: object
+) -> Iterator[str]:
+    """The whole app on a free loopback port with its own database, sharing `assistant`."""
+    settings = with_changes(base, db_path=db_path, **changes)
+    with running(create_app(settings, assistant=assistant)) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    db_path: Path
+
+
+@pytest.fixture(scope="session")
+def site(
+    fixture_settings: Settings,
+    fixture_assistant: Assistant,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Site]:
+    """The whole app (API and page) on a free loopback port, shared by the API, schemathesis
+    and browser tests, with its own SQLite file and a rate limit no test reaches."""
+    db_path = tmp_path_factory.mktemp("site") / "nurture.sqlite3"
+    with serving(
+        fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000_000
+    ) as url:
+        yield Site(url=url, db_path=db_path)

@@ -187,7 +187,7 @@ def test_cors_is_closed_by_default_and_opens_for_the_allow_list(
 def test_readyz_reports_a_missing_index(tmp_path: Path) -> None:
     from api.app import create_app
     from assistant.config import Settings
-    from tests.api.conftest import running
+    from tests.conftest import running
 
     settings = Settings(data_dir=tmp_path / "empty", corpus_dir=tmp_path / "corpus")
     with running(create_app(settings)) as url, httpx.Client(base_url=url) as http:

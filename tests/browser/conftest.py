@@ -7,16 +7,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from assistant.config import Settings
-from assistant.service import Assistant
-from tests.api.conftest import serving
-from tests.conftest import REPO
+from tests.conftest import REPO, Site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,12 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    db_path: Path
 
 
 def chromium_path() -> Path:
@@ -54,20 +44,6 @@ def chromium_path() -> Path:
             "run 'sudo apt-get install -y chromium' (the tests do not use 'playwright install')"
         )
     return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def site(
-    fixture_settings: Settings,
-    fixture_assistant: Assistant,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Site]:
-    """The whole app (API and page) on a free loopback port, with its own SQLite file."""
-    db_path = tmp_path_factory.mktemp("browser-db") / "db.sqlite3"
-    with serving(
-        fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000
-    ) as url:
-        yield Site(url=url, db_path=db_path)
 
 
 @pytest.fixture(scope="session")

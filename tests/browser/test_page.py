@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
-from tests.browser.conftest import Site
+from tests.conftest import Site
 
 pytestmark = pytest.mark.browser
 
