@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api import errors
-from api.deps import RateLimiter, RecentQuestions, rate_limit, require_api_key
+from api.conversations import Conversations
+from api.deps import RateLimiter, rate_limit, require_api_key
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.routes import ask, chat, documents, feedback, health, search
@@ -37,10 +38,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        app.state.recent = RecentQuestions()
         app.state.storage = Storage(
             settings.database_path, store_questions=settings.store_questions
         )
+        app.state.conversations = Conversations(app.state.storage, metrics, settings)
         app.state.assistant = assistant or Assistant.from_settings(settings)
         try:
             app.state.assistant.retrieve("warm up")

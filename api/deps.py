@@ -9,16 +9,16 @@ import hmac
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.conversations import Conversations
 from api.errors import ApiError
 from api.metrics import Metrics
 from api.storage import Storage
 from assistant.config import Settings
-from assistant.models import Message
 from assistant.service import Assistant
 
 
@@ -38,8 +38,8 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-async def get_recent(request: Request) -> RecentQuestions:
-    return request.app.state.recent
+async def get_conversations(request: Request) -> Conversations:
+    return request.app.state.conversations
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -109,31 +109,4 @@ async def rate_limit(request: Request) -> None:
         )
 
 
-class RecentQuestions:
-    """Recent questions per conversation, in memory only, for follow-ups when questions are not
-    stored (`NURTURE_STORE_QUESTIONS=false`). Never written to disk or logs."""
-
-    def __init__(self, turns: int = 4, max_conversations: int = 5_000, ttl: float = 1800) -> None:
-        self.turns = turns
-        self.max_conversations = max_conversations
-        self.ttl = ttl
-        self._items: OrderedDict[str, tuple[float, deque[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, conversation_id: str, question: str) -> None:
-        with self._lock:
-            _, questions = self._items.pop(conversation_id, (0.0, deque(maxlen=self.turns)))
-            questions.append(question)
-            self._items[conversation_id] = (time.monotonic(), questions)
-            while len(self._items) > self.max_conversations:
-                self._items.popitem(last=False)
-
-    def history(self, conversation_id: str) -> list[Message]:
-        with self._lock:
-            stamp, questions = self._items.get(conversation_id, (0.0, deque()))
-            if time.monotonic() - stamp > self.ttl:
-                return []
-            return [Message(role="user", content=q) for q in questions]
-
-
-RecentDep = Annotated[RecentQuestions, Depends(get_recent)]
+ConversationsDep = Annotated[Conversations, Depends(get_conversations)]

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import AssistantDep, MetricsDep, RecentDep, SettingsDep, StorageDep
+from api.deps import AssistantDep, ConversationsDep
 from api.errors import ErrorResponse
-from api.routes.conversation import check_question, history_for, remember
 from api.schemas import AskRequest, AskResponse, ErrorDetail, StreamDelta, StreamStart
 from assistant.compose import split_answer
 
@@ -26,22 +25,12 @@ ERRORS = {
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS)
-def ask(
-    body: AskRequest,
-    assistant: AssistantDep,
-    storage: StorageDep,
-    recent: RecentDep,
-    metrics: MetricsDep,
-    settings: SettingsDep,
-) -> AskResponse:
+def ask(body: AskRequest, assistant: AssistantDep, conversations: ConversationsDep) -> AskResponse:
     """Answer a question from the guidance. Every sentence carries [n] citation markers."""
-    check_question(body.question, settings, "question")
-    history = history_for(body.conversation_id, storage, recent, settings)
+    conversations.check(body.question, "question")
+    history = conversations.history(body.conversation_id)
     answer = assistant.ask(body.question, history, body.filters)
-    answer_id, conversation_id = remember(
-        storage, recent, body.conversation_id, body.question, answer
-    )
-    metrics.observe_answer(answer)
+    answer_id, conversation_id = conversations.record(body.conversation_id, body.question, answer)
     return AskResponse(**answer.model_dump(), answer_id=answer_id, conversation_id=conversation_id)
 
 
@@ -61,19 +50,14 @@ def sse(event: str, data: str) -> str:
     },
 )
 def ask_stream(
-    body: AskRequest,
-    assistant: AssistantDep,
-    storage: StorageDep,
-    recent: RecentDep,
-    metrics: MetricsDep,
-    settings: SettingsDep,
+    body: AskRequest, assistant: AssistantDep, conversations: ConversationsDep
 ) -> StreamingResponse:
     """The same answer as /v1/ask, streamed: sources first, then the text, then the whole."""
-    check_question(body.question, settings, "question")
-    history = history_for(body.conversation_id, storage, recent, settings)
+    conversations.check(body.question, "question")
+    history = conversations.history(body.conversation_id)
     prepared = assistant.prepare(body.question, history, body.filters)
     answer_id = uuid.uuid4().hex
-    conversation_id = body.conversation_id or storage.new_conversation()
+    conversation_id = body.conversation_id or conversations.start()
 
     def events() -> Iterator[str]:
         start = StreamStart(
@@ -88,8 +72,7 @@ def ask_stream(
             answer = assistant.finish(prepared)
             for piece in split_answer(answer.answer):
                 yield sse("delta", StreamDelta(text=piece).model_dump_json())
-            remember(storage, recent, conversation_id, body.question, answer, answer_id)
-            metrics.observe_answer(answer)
+            conversations.record(conversation_id, body.question, answer, answer_id)
             done = AskResponse(
                 **answer.model_dump(), answer_id=answer_id, conversation_id=conversation_id
             )

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import AssistantDep, MetricsDep, RecentDep, SettingsDep, StorageDep
+from api.conversations import Conversations
+from api.deps import AssistantDep, ConversationsDep, SettingsDep
 from api.errors import ApiError
 from api.routes.ask import ERRORS
-from api.routes.conversation import check_question, remember
 from api.schemas import (
     ChatChoice,
     ChatCompletionRequest,
@@ -26,6 +26,7 @@ from api.schemas import (
     ModelList,
 )
 from assistant.compose import split_answer
+from assistant.config import Settings
 from assistant.models import Answer, Message
 
 router = APIRouter(tags=["openai"])
@@ -47,7 +48,9 @@ def sources_list(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _conversation(body: ChatCompletionRequest, settings: SettingsDep) -> tuple[str, list[Message]]:
+def _conversation(
+    body: ChatCompletionRequest, settings: Settings, conversations: Conversations
+) -> tuple[str, list[Message]]:
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise ApiError(
@@ -65,7 +68,7 @@ def _conversation(body: ChatCompletionRequest, settings: SettingsDep) -> tuple[s
             fields=["messages"],
         )
     question = turns[-1].text()
-    check_question(question, settings, f"messages.{len(body.messages) - 1}.content")
+    conversations.check(question, f"messages.{len(body.messages) - 1}.content")
     history = [Message(role=m.role, content=m.text()) for m in turns[:-1]]  # type: ignore[arg-type]
     return question, history
 
@@ -74,17 +77,14 @@ def _conversation(body: ChatCompletionRequest, settings: SettingsDep) -> tuple[s
 def chat_completions(
     body: ChatCompletionRequest,
     assistant: AssistantDep,
-    storage: StorageDep,
-    recent: RecentDep,
-    metrics: MetricsDep,
+    conversations: ConversationsDep,
     settings: SettingsDep,
 ) -> ChatCompletionResponse | StreamingResponse:
     """Point any OpenAI client here. `messages` carry the conversation; the model name is
     accepted as given."""
-    question, history = _conversation(body, settings)
+    question, history = _conversation(body, settings, conversations)
     answer = assistant.ask(question, history)
-    answer_id, _ = remember(storage, recent, None, question, answer)
-    metrics.observe_answer(answer)
+    answer_id, _ = conversations.record(None, question, answer)
     content = answer.answer + sources_list(answer)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
