@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Optional LLM generation (any OpenAI-compatible server); empty = quote the guidance
+    llm_base_url: str = Field(
+        "", description="OpenAI-compatible base URL, e.g. http://llm:8080/v1."
+    )
+    llm_model: str = Field("", description="Model name on that server.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="Key for that server, if any.")
+    llm_timeout_seconds: float = Field(20.0, gt=0)
+
     # HTTP service
     host: str = Field("127.0.0.1", description="Address `nurture serve` listens on.")
     port: int = Field(8000, ge=1, le=65535)

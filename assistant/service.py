@@ -18,7 +18,8 @@ import yaml
 from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
 from assistant.config import Settings
 from assistant.embeddings import BatchingEmbedder, Embedder, build_embedder
-from assistant.errors import IndexNotReadyError, NurtureError
+from assistant.errors import GeneratorUnavailableError, IndexNotReadyError, NurtureError
+from assistant.generate import build_llm_generator
 from assistant.models import (
     EVIDENCE_LABELS,
     Answer,
@@ -111,7 +112,7 @@ class Assistant:
             )
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
             logger.warning("retrieval unavailable at start-up: %s", type(error).__name__)
-        return cls(settings, triage, retriever, scope=scope)
+        return cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
 
     # -- the one entry point ---------------------------------------------------------
 
@@ -197,11 +198,17 @@ class Assistant:
             )
         mark = time.perf_counter()
         passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
-        generator = self.generator or ExtractiveGenerator(
+        extractive = ExtractiveGenerator(
             self.retriever.view().idf if self.retriever else None,
             max_sentences=self.settings.max_answer_sentences,
         )
-        sentences = generator.generate(prepared.question, passages, prepared.history)
+        try:
+            generator = self.generator or extractive
+            sentences = generator.generate(prepared.question, passages, prepared.history)
+        except GeneratorUnavailableError as error:
+            # Quoting the guidance is a real answer, never an error dressed as one.
+            logger.warning("falling back to quoting the guidance: %s", error)
+            sentences = extractive.generate(prepared.question, passages, prepared.history)
         text, citations = self.cite(sentences, prepared.sources)
         timings["compose"] = _ms(mark)
         timings["total"] = _ms(prepared.started)

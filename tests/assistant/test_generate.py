@@ -1,0 +1,97 @@
+"""The optional LLM generator, against a real HTTP server speaking the OpenAI chat protocol
+(a remote LLM cannot run here, so this stand-in is the one mock in the suite)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+
+from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.evaluate import citation_problems
+from assistant.service import Assistant
+from tests.conftest import free_port, running
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.reply = ""
+        self.requests: list[dict] = []
+        self.app = FastAPI()
+
+        @self.app.post("/v1/chat/completions")
+        async def complete(request: Request) -> dict:
+            body = await request.json()
+            self.requests.append(body)
+            return {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": self.reply},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[tuple[FakeLLM, str]]:
+    fake = FakeLLM()
+    with running(fake.app) as url:
+        yield fake, f"{url}/v1"
+
+
+def assistant_with(
+    fixture_settings: Settings, embedder: SentenceTransformerEmbedder, base_url: str
+) -> Assistant:
+    settings = Settings(
+        **{**fixture_settings.model_dump(), "llm_base_url": base_url, "llm_model": "test-model"}
+    )
+    return Assistant.from_settings(settings, embedder=embedder)
+
+
+def test_llm_sentences_keep_only_valid_citations(
+    llm: tuple[FakeLLM, str], fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    fake, url = llm
+    fake.reply = (
+        "A baby should sleep on his back in a clear, flat cot. [1] "
+        "This sentence has no source and must not be shown. "
+        "Keep the room between 16 and 20 degrees. [1][2] "
+        "An invented claim citing nothing given. [9]"
+    )
+    answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
+    assert not answer.abstained
+    assert "no source" not in answer.answer and "invented" not in answer.answer
+    assert answer.answer.count("[") == 2
+    assert citation_problems(answer) == []
+    assert answer.citations[0].doc_id == "guidance/safer-sleep"
+    system = fake.requests[-1]["messages"][0]["content"]
+    assert "[1] Safer sleep for babies" in system and "Use only the numbered passages" in system
+    assert fake.requests[-1]["model"] == "test-model"
+
+
+def test_no_answer_from_the_llm_is_an_honest_abstention(
+    llm: tuple[FakeLLM, str], fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    fake, url = llm
+    fake.reply = "NO ANSWER"
+    answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
+    assert answer.abstained and answer.abstain_reason == "no_evidence"
+
+
+def test_unreachable_llm_falls_back_to_quoting(
+    fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
+    assert not answer.abstained and citation_problems(answer) == []
+    assert answer.citations[0].doc_id == "guidance/safer-sleep"
