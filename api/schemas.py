@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.models import Answer, Citation, DocType, SafetyInfo
 from assistant.retrieve import Filters
 
-QUESTION_MAX = 2000  # mirrors Settings.max_question_chars' default; checked again at runtime
-
 
 class ErrorDetail(BaseModel):
     type: str = Field(description="A short machine-readable error kind.")
@@ -27,7 +25,8 @@ class ErrorResponse(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(
-        min_length=1, max_length=QUESTION_MAX, description="The carer's question."
+        min_length=1,
+        description="The carer's question, up to NURTURE_MAX_QUESTION_CHARS (2000) characters.",
     )
     conversation_id: str | None = Field(
         None, max_length=64, description="Continue this conversation (follow-up questions)."

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel
 
+from assistant.embeddings import Embedder
 from assistant.text import Normaliser, load_replacements
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class SafetyTriage:
         exemplar_vectors: dict[Category, np.ndarray] | None = None,
         exemplar_threshold: float = 1.1,
     ) -> None:
+        self.rules_dir = rules_dir
         data = yaml.safe_load((rules_dir / "patterns.yaml").read_text())
         fragments: dict[str, str] = data.get("fragments", {})
         self.rules: list[Rule] = []
@@ -86,7 +88,7 @@ class SafetyTriage:
 
     @cached_property
     def exemplars(self) -> dict[Category, list[str]]:
-        return yaml.safe_load((RULES_DIR / "exemplars.yaml").read_text())
+        return yaml.safe_load((self.rules_dir / "exemplars.yaml").read_text())
 
     def match_patterns(self, text: str) -> tuple[Category, str] | None:
         normalised = f" {self.normalise(text)} "
@@ -123,9 +125,9 @@ class SafetyTriage:
         )
 
 
-def embed_exemplars(triage: SafetyTriage, embedder: object) -> dict[Category, np.ndarray]:
+def embed_exemplars(triage: SafetyTriage, embedder: Embedder) -> dict[Category, np.ndarray]:
     """Vectors of the example messages, computed once when the assistant starts."""
     return {
-        category: embedder.embed_documents(phrases)  # type: ignore[attr-defined]
+        category: embedder.embed_documents(phrases)
         for category, phrases in triage.exemplars.items()
     }

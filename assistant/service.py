@@ -224,22 +224,20 @@ class Assistant:
 
     # -- steps ------------------------------------------------------------------------
 
-    def search(self, query: str, k: int) -> Retrieval:
-        """Retrieval alone, for browsing the library."""
+    def _ready(self) -> Retriever:
         if self.retriever is None:
             raise IndexNotReadyError("the embedding model or the index could not be loaded")
-        return self.retriever.search(query, k=k)
+        return self.retriever
+
+    def retrieve(
+        self, query: str, filters: Filters | None = None, k: int | None = None
+    ) -> Retrieval:
+        """Retrieval alone (also for browsing the library)."""
+        return self._ready().search(query, filters=filters, k=k)
 
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
-        if self.retriever is None:
-            raise IndexNotReadyError("the embedding model or the index could not be loaded")
-        return self.retriever.view().documents
-
-    def retrieve(self, query: str, filters: Filters | None = None) -> Retrieval:
-        if self.retriever is None:
-            raise IndexNotReadyError("the embedding model or the index could not be loaded")
-        return self.retriever.search(query, filters=filters)
+        return self._ready().view().documents
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[Message]) -> str:

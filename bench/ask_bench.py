@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from assistant.config import Settings
-from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.embeddings import BatchingEmbedder, SentenceTransformerEmbedder
 from assistant.evaluate import GoldSet
 from assistant.models import Chunk
 from assistant.service import Assistant
@@ -49,7 +50,29 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder, repeats: int 
     for stage in STAGES:
         result[f"{stage}_p50_ms"] = percentile(timings[stage], 50)
         result[f"{stage}_p95_ms"] = percentile(timings[stage], 95)
+    result["embed_16_threads_queries_per_s"] = embedding_ceiling(embedder, asked)
     return result
+
+
+def embedding_ceiling(
+    embedder: SentenceTransformerEmbedder, asked: list[str], threads: int = 16, each: int = 30
+) -> float:
+    """Query embeddings per second with `threads` callers through the batcher the service uses:
+    the most `/v1/ask` can serve on this machine, whatever else is made faster."""
+    batcher = BatchingEmbedder(embedder)
+    batcher.embed_query("warm up")
+
+    def call(offset: int) -> None:
+        for i in range(each):
+            batcher.embed_query(asked[(i * threads + offset) % len(asked)])
+
+    workers = [threading.Thread(target=call, args=(k,)) for k in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return threads * each / (time.perf_counter() - started)
 
 
 def synthesise(chunks: list[Chunk], vectors: np.ndarray, total: int, seed: int = 7):  # noqa: ANN201

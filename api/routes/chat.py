@@ -73,7 +73,18 @@ def _conversation(
     return question, history
 
 
-@router.post("/chat/completions", response_model=ChatCompletionResponse, responses=ERRORS)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletionResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "A chat.completion, or with `stream: true` chat.completion.chunk "
+            "events ending in `data: [DONE]`; the last chunk carries `citations`.",
+        },
+        **ERRORS,
+    },
+)
 def chat_completions(
     body: ChatCompletionRequest,
     assistant: AssistantDep,

@@ -19,7 +19,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
     k: Annotated[int, Query(ge=1, le=50, description="How many passages.")] = 5,
 ) -> SearchResponse:
-    retrieval = assistant.search(q, k)
+    retrieval = assistant.retrieve(q, k=k)
     hits = [
         SearchHit(
             rank=rank,

@@ -65,3 +65,11 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     ):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
+
+
+def test_both_chat_reply_types_are_documented(client: httpx.Client) -> None:
+    """Found by schemathesis when it happened to send `stream: true`; checked here every run."""
+    operation = client.get("/openapi.json").json()["paths"]["/v1/chat/completions"]["post"]
+    assert {"application/json", "text/event-stream"} <= set(
+        operation["responses"]["200"]["content"]
+    )

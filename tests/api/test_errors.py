@@ -129,6 +129,16 @@ def test_chat_history_is_limited(make_server: ServerFactory) -> None:
     assert body["fields"] == ["messages"]
 
 
+def test_question_limit_is_the_setting(make_server: ServerFactory) -> None:
+    url = make_server(max_question_chars=4000)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert http.post("/v1/ask", json={"question": "why " * 600}).status_code == 200
+        body = assert_error(
+            http.post("/v1/ask", json={"question": "why " * 1100}), 422, "invalid_request"
+        )
+    assert body["fields"] == ["question"] and "4000" in body["message"]
+
+
 def test_chat_question_too_long(make_server: ServerFactory) -> None:
     url = make_server(max_question_chars=50)
     messages = [{"role": "user", "content": "why " * 30}]
