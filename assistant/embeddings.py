@@ -7,16 +7,18 @@ import logging
 import os
 import queue
 import sys
+import tempfile
 import threading
 from concurrent.futures import Future
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from assistant.config import Settings
 from assistant.errors import ConfigError
+from assistant.onnx_model import OnnxModel
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -39,9 +41,21 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """A local sentence-transformers model. Loads lazily, once, and never from the network."""
+    """A local sentence-transformers model. Loads lazily, once, and never from the network.
 
-    def __init__(self, model_path: str, name: str, batch_size: int = 32) -> None:
+    `backend="onnx"` runs the same model with ONNX Runtime (exported once into `cache_dir`);
+    `"torch"` runs it with PyTorch through sentence-transformers. Their vectors agree."""
+
+    def __init__(
+        self,
+        model_path: str,
+        name: str,
+        batch_size: int = 32,
+        *,
+        backend: Literal["onnx", "torch"] = "torch",
+        cache_dir: Path | None = None,
+        threads: int = 0,
+    ) -> None:
         if not Path(model_path).is_dir():
             raise ConfigError(
                 f"embedding model folder not found: {model_path} "
@@ -53,6 +67,13 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.max_tokens = _read_max_tokens(Path(model_path))
         self.texts_embedded = 0  # documents (not queries) embedded, for ingest reports
+        self.backend = backend
+        cache_dir = cache_dir or Path(tempfile.gettempdir()) / "nurture-models"
+        self._onnx = (
+            OnnxModel(Path(model_path), cache_dir, self.max_tokens, threads)
+            if backend == "onnx"
+            else None
+        )
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -82,6 +103,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
+        if self._onnx is not None:
+            return self._onnx.dimension
         return int(self.model.get_embedding_dimension())
 
     def count_tokens(self, text: str) -> int:
@@ -101,6 +124,8 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, progress=False)
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode(texts, self.batch_size)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -120,7 +145,12 @@ def _read_max_tokens(model_path: Path) -> int:
 
 def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(
-        settings.resolved_model_path(), settings.model_name, settings.embed_batch_size
+        settings.resolved_model_path(),
+        settings.model_name,
+        settings.embed_batch_size,
+        backend=settings.embed_backend,
+        cache_dir=settings.model_cache_path,
+        threads=settings.embed_threads,
     )
 
 

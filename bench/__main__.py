@@ -22,6 +22,7 @@ RESULTS = Path(__file__).parent / "results"
 TARGETS = {
     ("ingest", "pipeline_vs_raw_ratio"): (">= 0.85", lambda v: v >= 0.85),
     ("ingest", "no_change_reingest_s"): ("<= 3 s", lambda v: v <= 3.0),
+    ("embedding", "onnx_vs_torch_min_cosine"): (">= 0.9999", lambda v: v >= 0.9999),
     ("ask", "total_p95_ms"): ("<= 50 ms", lambda v: v <= 50),
     ("retrieval_100k", "retrieval_p95_ms"): ("<= 60 ms", lambda v: v <= 60),
     ("http", "ask_16_errors"): ("0", lambda v: v == 0),
@@ -31,6 +32,7 @@ TARGETS = {
 }
 SECTIONS = {
     "ingest": ("bench.ingest_bench", "run"),
+    "embedding": ("bench.ask_bench", "run_backends"),
     "ask": ("bench.ask_bench", "run"),
     "retrieval_100k": ("bench.ask_bench", "run_scale"),
     "http": ("bench.http_bench", "run"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Settings
-from assistant.embeddings import BatchingEmbedder, SentenceTransformerEmbedder
+from assistant.embeddings import BatchingEmbedder, SentenceTransformerEmbedder, build_embedder
 from assistant.evaluate import GoldSet
 from assistant.models import Chunk
 from assistant.service import Assistant
@@ -50,7 +50,6 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder, repeats: int 
     for stage in STAGES:
         result[f"{stage}_p50_ms"] = percentile(timings[stage], 50)
         result[f"{stage}_p95_ms"] = percentile(timings[stage], 95)
-    result["embed_16_threads_queries_per_s"] = embedding_ceiling(embedder, asked)
     return result
 
 
@@ -153,3 +152,48 @@ def run_scale(
         "retrieval_p95_ms": percentile(retrieval, 95),
         "retrieval_with_query_embedding_p95_ms": percentile(with_embed, 95),
     }
+
+
+def run_backends(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:  # noqa: ARG001
+    """PyTorch and ONNX Runtime side by side, interleaved so machine noise hits both alike: one
+    question at a time, 16 callers through the batcher, the corpus's paragraphs as documents;
+    and how far apart their vectors are."""
+    asked = questions(settings)
+    texts = _paragraphs(settings)
+    backends = ("torch", "onnx")
+    models = {b: build_embedder(settings.model_copy(update={"embed_backend": b})) for b in backends}
+    single: dict[str, list[float]] = {b: [] for b in backends}
+    documents: dict[str, list[float]] = {b: [] for b in backends}
+    ceiling: dict[str, list[float]] = {b: [] for b in backends}
+    vectors = {}
+    for model in models.values():
+        model.embed_queries(asked[:16])  # warm up
+    for question in asked:
+        for backend, model in models.items():
+            started = time.perf_counter()
+            model.embed_query(question)
+            single[backend].append((time.perf_counter() - started) * 1000)
+    for _ in range(2):
+        for backend, model in models.items():
+            started = time.perf_counter()
+            vectors[backend] = model.embed_documents(texts)
+            documents[backend].append(len(texts) / (time.perf_counter() - started))
+            ceiling[backend].append(embedding_ceiling(model, asked))
+    result: dict = {"documents": len(texts)}
+    for backend in backends:
+        result[f"{backend}_query_p50_ms"] = percentile(single[backend], 50)
+        result[f"{backend}_query_p95_ms"] = percentile(single[backend], 95)
+        result[f"{backend}_16_threads_queries_per_s"] = max(ceiling[backend])
+        result[f"{backend}_documents_per_s"] = max(documents[backend])
+    result["onnx_vs_torch_query_speedup"] = (
+        result["torch_query_p50_ms"] / result["onnx_query_p50_ms"]
+    )
+    result["onnx_vs_torch_min_cosine"] = float((vectors["onnx"] * vectors["torch"]).sum(1).min())
+    return result
+
+
+def _paragraphs(settings: Settings) -> list[str]:
+    paragraphs = []
+    for path in sorted(settings.corpus_dir.rglob("*.md")):
+        paragraphs.extend(p for p in path.read_text().split("\n\n") if p.strip())
+    return paragraphs
