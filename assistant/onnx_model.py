@@ -53,10 +53,16 @@ class OnnxModel:
         import onnxruntime
 
         if not self.onnx_path.exists():
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self.onnx_path) + ".lock"):
-                if not self.onnx_path.exists():
-                    export(self.model_path, self.onnx_path)
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(self.onnx_path) + ".lock"):
+                    if not self.onnx_path.exists():
+                        export(self.model_path, self.onnx_path)
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot write the ONNX export to {self.cache_dir} ({error.strerror}); set "
+                    "NURTURE_MODEL_CACHE_DIR to a writable folder, or NURTURE_EMBED_BACKEND=torch"
+                ) from error
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1

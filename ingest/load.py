@@ -27,8 +27,9 @@ SKIPPED_NAMES = {"README.md"}
 SKIPPED_DIRS = {"eval"}
 
 
-class _TextDatesLoader(yaml.SafeLoader):
-    """Leaves dates as text so the validator can name the field of an impossible date."""
+class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Leaves dates as text so the validator can name the field of an impossible date.
+    (libyaml's parser when PyYAML has it: ten times faster on a corpus's front matter.)"""
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {

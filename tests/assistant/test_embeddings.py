@@ -121,3 +121,11 @@ def test_batcher_returns_each_caller_its_own_vector(embedder: SentenceTransforme
         thread.join()
     got = np.stack([results[i] for i in range(len(texts))])
     assert float((got * expected).sum(axis=1).min()) > 0.9999
+
+
+def test_an_unwritable_cache_says_which_setting_to_change(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    model = build_embedder(Settings(model_cache_dir=blocker / "cache"))
+    with pytest.raises(ConfigError, match="NURTURE_MODEL_CACHE_DIR"):
+        model.embed_query("anything")
