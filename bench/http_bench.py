@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -79,6 +81,8 @@ def load(url: str, path: str, asked: list[str], clients: int, total: int) -> dic
 
 
 def run(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:  # noqa: ARG001
+    """The configured backend (ONNX Runtime) under every load, then PyTorch at 16 clients in the
+    same run for comparison; each against its own server process on one shared index."""
     asked = questions(settings)
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -90,33 +94,45 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:  # n
             "HF_HUB_OFFLINE": "1",
         }
         subprocess.run([str(BIN / "nurture"), "ingest"], env=env, check=True, capture_output=True)
-        port = _free_port()
-        server = subprocess.Popen(
-            [str(BIN / "nurture"), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not become ready")
-                time.sleep(0.3)
-            load(url, "/v1/ask", asked, 4, 40)  # warm up
-            result = {}
+        result = {}
+        with _server({**env, "NURTURE_EMBED_BACKEND": settings.embed_backend}, asked) as url:
             for clients in (16, 64):
                 for key, value in load(url, "/v1/ask", asked, clients, 480).items():
                     result[f"ask_{clients}_{key}"] = value
             for key, value in load(url, "/v1/ask/stream", asked, 16, 240).items():
                 result[f"first_event_16_{key}"] = value
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        other = "torch" if settings.embed_backend == "onnx" else "onnx"
+        with _server({**env, "NURTURE_EMBED_BACKEND": other}, asked) as url:
+            for key, value in load(url, "/v1/ask", asked, 16, 480).items():
+                if key in ("throughput_rps", "p50_ms", "p95_ms"):
+                    result[f"{other}_ask_16_{key}"] = value
     return result
+
+
+@contextmanager
+def _server(env: dict[str, str], asked: list[str]) -> Iterator[str]:
+    """`nurture serve` on a free port, ready and warmed up; stopped on exit."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(BIN / "nurture"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not become ready")
+            time.sleep(0.3)
+        load(url, "/v1/ask", asked, 4, 40)  # warm up
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
