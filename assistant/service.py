@@ -111,7 +111,9 @@ class Assistant:
                 store or open_store(settings), embedder, settings, triage.normalise.known_words
             )
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
-            logger.warning("retrieval unavailable at start-up: %s", type(error).__name__)
+            # Our own errors say what to change (and never hold a carer's words); others may.
+            shown = str(error) if isinstance(error, NurtureError) else type(error).__name__
+            logger.warning("retrieval unavailable at start-up: %s", shown)
         return cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
 
     # -- the one entry point ---------------------------------------------------------

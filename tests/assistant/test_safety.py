@@ -151,3 +151,17 @@ def test_triage_works_when_chroma_is_unreachable(tmp_path: Path) -> None:
     answer = Assistant.from_settings(settings).ask("he told me mummy's boyfriend hurts him")
     assert answer.safety.category == "safeguarding"
     assert answer.answer.startswith(answer.safety.message or "")
+
+
+def test_triage_works_when_the_model_cannot_load_and_the_log_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    settings = Settings(data_dir=tmp_path / "d", model_cache_dir=tmp_path / "file" / "cache")
+    with caplog.at_level("WARNING"):
+        assistant = Assistant.from_settings(settings)
+    assert "NURTURE_MODEL_CACHE_DIR" in caplog.text
+    answer = assistant.ask("she's having a fit and won't wake up")
+    assert answer.safety.category == "emergency"
+    with pytest.raises(IndexNotReadyError):
+        assistant.ask("how do I settle a crying baby")
