@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,9 +91,14 @@ class OnnxModel:
         tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad_token) or 0, pad_token=pad_token)
         return tokenizer
 
-    @property
+    @cached_property
     def dimension(self) -> int:
-        return int(self.session.get_outputs()[0].shape[-1] or _hidden_size(self.model_path))
+        size = self.session.get_outputs()[0].shape[-1]
+        return size if isinstance(size, int) else _hidden_size(self.model_path)
+
+    @cached_property
+    def _input_names(self) -> set[str]:
+        return {given.name for given in self.session.get_inputs()}
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         # Longest first, as sentence-transformers does, so each batch pads to similar lengths.
@@ -107,7 +114,7 @@ class OnnxModel:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        wanted = {i.name for i in self.session.get_inputs()}
+        wanted = self._input_names
         hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
         if self.pooling == "cls":
             pooled = hidden[:, 0]
@@ -145,7 +152,7 @@ def export(model_path: Path, target: Path) -> None:
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     partial = target.with_suffix(f".{os.getpid()}.partial")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _removed_on_failure(partial):
         # The tracing exporter warns about shapes it records; the axes above stay dynamic.
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -159,6 +166,15 @@ def export(model_path: Path, target: Path) -> None:
             dynamo=False,
         )
     os.replace(partial, target)
+
+
+@contextmanager
+def _removed_on_failure(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _read_modules(model_path: Path) -> tuple[str, bool]:
@@ -178,8 +194,12 @@ def _read_modules(model_path: Path) -> tuple[str, bool]:
     for module in modules:
         if module["type"] == POOLING:
             config = json.loads((model_path / module["path"] / "config.json").read_text())
-            modes = [key.removeprefix("pooling_mode_") for key, on in config.items() if on is True]
-            modes = [mode.removesuffix("_tokens").removesuffix("_token") for mode in modes]
+            # Other keys (word_embedding_dimension, include_prompt) are not modes.
+            modes = [
+                key.removeprefix("pooling_mode_").removesuffix("_tokens").removesuffix("_token")
+                for key, on in config.items()
+                if key.startswith("pooling_mode_") and on is True
+            ]
             if len(modes) != 1 or modes[0] not in SUPPORTED_POOLING:
                 raise ConfigError(
                     f"{model_path / module['path'] / 'config.json'}: the ONNX backend supports "

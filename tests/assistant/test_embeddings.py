@@ -91,6 +91,15 @@ def test_unsupported_pooling_is_refused(tmp_path: Path) -> None:
         OnnxModel(model, tmp_path / "cache", 256)
 
 
+def test_pooling_options_that_are_not_modes_are_accepted(tmp_path: Path) -> None:
+    model = model_copy(tmp_path)
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(include_prompt=True)  # written by newer sentence-transformers
+    pooling.write_text(json.dumps(config))
+    assert OnnxModel(model, tmp_path / "cache", 256).pooling == "mean"
+
+
 def test_cls_pooling_is_honoured(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     model = model_copy(tmp_path)
     pooling = model / "1_Pooling" / "config.json"
