@@ -19,6 +19,7 @@ class Source(BaseModel):
 
     name: str = Field(min_length=1)
     url: str | None = None
+    publisher: str | None = None
     year: int | None = Field(None, ge=1900, le=2100)
 
     @field_validator("url")

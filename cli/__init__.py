@@ -1,0 +1,1 @@
+"""The `nurture` command line (ingest, check, eval, serve): outside `api/`, which is HTTP only."""
