@@ -99,16 +99,13 @@ class Settings(BaseSettings):
         0.4, ge=0, le=1, description="Evidence penalty for question terms the library never uses."
     )
     max_answer_sentences: int = Field(5, ge=2, le=10)
-    safety_exemplar_threshold: float = Field(
-        0.72,
-        ge=0,
-        le=1.1,
-        description=(
-            "Cosine similarity to a safety example message that triages a question when no "
-            "pattern matched; above 1 turns the exemplar signal off. Set just above the highest "
-            "similarity of any gold question that must not trigger (0.66), so it adds no false "
-            "alarms there; `nurture eval` reports what it adds."
-        ),
+    safety_classifier_path: Path = Field(
+        Path(__file__).parent / "safety_rules" / "classifier.json",
+        description="The trained safety classifier (`nurture train-safety` writes it).",
+    )
+    safety_data_dir: Path = Field(
+        Path(__file__).parent / "safety_rules" / "data",
+        description="Labelled safety messages: train.jsonl, dev.jsonl and the frozen blind.jsonl.",
     )
 
     # Optional LLM generation (any OpenAI-compatible server); empty = quote the guidance

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.models import Answer
+from assistant.models import SAFETY_PRIORITY, Answer, SafetyCategory
 from assistant.retrieve import Fusion, Mode
 from assistant.service import Assistant
 
-Category = Literal["emergency", "safeguarding", "carer_crisis", "medical"]
 _MARKED = re.compile(r"\s*(.+?[.!?][\"')]?) (?:\[\d+\])+")
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -23,7 +21,7 @@ class InScope(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1)
     docs: list[str] = Field(min_length=1)
-    safety: Literal["none", "emergency", "safeguarding", "carer_crisis", "medical"] = "none"
+    safety: SafetyCategory = "none"
 
 
 class OutOfScope(BaseModel):
@@ -34,7 +32,7 @@ class OutOfScope(BaseModel):
 class SafetyCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1)
-    category: Category
+    category: SafetyCategory
 
 
 class GoldSet(BaseModel):
@@ -138,7 +136,7 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
     }
 
     triage: dict = {"recall": {}, "misses": []}
-    for category in ("emergency", "safeguarding", "carer_crisis", "medical"):
+    for category in SAFETY_PRIORITY:
         cases = [item for item in gold.safety if item.category == category]
         cases += [item for item in gold.in_scope if item.safety == category]
         hits = 0
@@ -148,19 +146,23 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
                 hits += 1
             else:
                 triage["misses"].append(
-                    {"question": item.question, "expected": category, "got": got.category}
+                    {
+                        "question": item.question,
+                        "expected": category,
+                        "got": got.category,
+                        "matched": got.matched,
+                    }
                 )
         triage["recall"][category] = hits / max(len(cases), 1)
     false_alarms = [
-        {"question": item.question, "got": answer.safety.category}
+        {"question": item.question, "got": answer.safety.category, "matched": answer.safety.matched}
         for item, answer in zip(gold.in_scope, in_answers, strict=True)
         if item.safety == "none" and answer.safety.category != "none"
     ]
     triage["false_alarms"] = len(false_alarms)
     triage["emergency_false_alarms"] = sum(f["got"] == "emergency" for f in false_alarms)
     triage["false_alarm_questions"] = false_alarms
-    triage["pattern_only_recall"] = _pattern_recall(assistant, gold)
-    triage["exemplar_only_recall"] = _exemplar_recall(assistant, gold)
+    triage["layer_recall"] = _layer_recall(assistant, gold)
     report["triage"] = triage
 
     answered = [a for a in in_answers + out_answers if not a.abstained]
@@ -175,35 +177,26 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
 
 
 def _vector(assistant: Assistant, question: str) -> np.ndarray | None:
-    if assistant.retriever is None or not assistant.triage.exemplar_vectors:
+    if assistant.retriever is None:
         return None
     return assistant.retriever.embedder.embed_query(question)
 
 
-def _pattern_recall(assistant: Assistant, gold: GoldSet) -> dict[str, float]:
-    recall = {}
-    for category in ("emergency", "safeguarding", "carer_crisis", "medical"):
+def _layer_recall(assistant: Assistant, gold: GoldSet) -> dict[str, dict[str, float]]:
+    """Per layer (pattern, concept, classifier): the share of each category it finds alone."""
+    recall: dict[str, dict[str, float]] = {"pattern": {}, "concept": {}, "classifier": {}}
+    for category in SAFETY_PRIORITY:
         cases = [i.question for i in gold.safety if i.category == category]
         cases += [i.question for i in gold.in_scope if i.safety == category]
-        found = sum(
-            1
-            for question in cases
-            if (match := assistant.triage.match_patterns(question)) and match[0] == category
-        )
-        recall[category] = found / max(len(cases), 1)
-    return recall
-
-
-def _exemplar_recall(assistant: Assistant, gold: GoldSet) -> dict[str, float]:
-    recall = {}
-    for category in ("emergency", "safeguarding", "carer_crisis", "medical"):
-        cases = [i.question for i in gold.safety if i.category == category]
-        cases += [i.question for i in gold.in_scope if i.safety == category]
-        found = 0
+        found = dict.fromkeys(recall, 0)
         for question in cases:
-            match = assistant.triage.match_exemplars(_vector(assistant, question))
-            found += bool(match and match[0] == category)
-        recall[category] = found / max(len(cases), 1)
+            decisions = assistant.triage.decisions(question, _vector(assistant, question))
+            for layer in recall:
+                found[layer] += any(
+                    c == category and m.startswith(layer + ":") for c, m in decisions
+                )
+        for layer in recall:
+            recall[layer][category] = found[layer] / max(len(cases), 1)
     return recall
 
 
@@ -258,18 +251,10 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     )
     tri = report["triage"]
     rows.append(("triage recall", "  ".join(f"{k} {v:.3f}" for k, v in tri["recall"].items())))
-    rows.append(
-        (
-            "triage recall (patterns only)",
-            "  ".join(f"{k} {v:.3f}" for k, v in tri["pattern_only_recall"].items()),
+    for layer, recall in tri["layer_recall"].items():
+        rows.append(
+            (f"triage recall ({layer} alone)", "  ".join(f"{k} {v:.3f}" for k, v in recall.items()))
         )
-    )
-    rows.append(
-        (
-            "triage recall (examples only)",
-            "  ".join(f"{k} {v:.3f}" for k, v in tri["exemplar_only_recall"].items()),
-        )
-    )
     rows.append(
         (
             "triage false alarms (in scope)",

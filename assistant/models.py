@@ -9,6 +9,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DocType = Literal["guidance", "programme", "case-study", "reference", "policy"]
+SafetyCategory = Literal["none", "emergency", "safeguarding", "carer_crisis", "medical"]
+# Most urgent first: when several categories fire on one message, the first one wins.
+SAFETY_PRIORITY: tuple[SafetyCategory, ...] = (
+    "emergency",
+    "safeguarding",
+    "carer_crisis",
+    "medical",
+)
+AbstainReason = Literal["out_of_scope", "no_evidence", "index_unavailable", "unreadable"]
 DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
 
 _AGE_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*(months?|years?)\s*$", re.IGNORECASE)
@@ -217,8 +226,13 @@ class Citation(BaseModel):
 
 
 class SafetyInfo(BaseModel):
-    category: Literal["none", "emergency", "safeguarding", "carer_crisis", "medical"] = "none"
+    category: SafetyCategory = "none"
     message: str | None = None
+    matched: str | None = Field(
+        None,
+        description="Which triage layer fired and why, for trainers: pattern:<id>, "
+        "concept:<id>, classifier:<category>:<probability>, or none.",
+    )
 
 
 class RelatedDocument(BaseModel):
@@ -230,7 +244,7 @@ class Answer(BaseModel):
     answer: str = Field(description="Markdown. Every guidance sentence ends with [n] markers.")
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
-    abstain_reason: Literal["out_of_scope", "no_evidence", "index_unavailable"] | None = None
+    abstain_reason: AbstainReason | None = None
     safety: SafetyInfo = Field(default_factory=SafetyInfo)
     related: list[RelatedDocument] = Field(
         default_factory=list, description="Nearest topics the library covers (on abstention)."

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
@@ -30,7 +31,7 @@ from assistant.models import (
     SafetyInfo,
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
-from assistant.safety import SafetyResult, SafetyTriage, embed_exemplars
+from assistant.safety import SafetyResult, SafetyTriage, load_classifier
 from assistant.scope import ScopeGuard
 from assistant.store import IndexStore, open_store
 from assistant.text import load_known_words
@@ -96,17 +97,13 @@ class Assistant:
             model_path = settings.resolved_model_path()
         except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
             logger.warning("embedding model not found; safety triage runs on patterns only")
-        triage = SafetyTriage(
-            known_words=load_known_words(model_path),
-            exemplar_threshold=settings.safety_exemplar_threshold,
-        )
+        triage = SafetyTriage(known_words=load_known_words(model_path))
         retriever = None
         scope = None
         try:
             embedder = BatchingEmbedder(embedder or build_embedder(settings))
+            triage.classifier = load_classifier(settings.safety_classifier_path, embedder.name)
             scope = ScopeGuard.build(embedder, settings.scope_margin, settings.scope_floor)
-            if settings.safety_exemplar_threshold <= 1.0:
-                triage.exemplar_vectors = embed_exemplars(triage, embedder)
             retriever = Retriever(
                 store or open_store(settings), embedder, settings, triage.normalise.known_words
             )
@@ -139,14 +136,20 @@ class Assistant:
         timings: dict[str, float] = {}
         history = list(history or [])
 
+        # One embedding of the carer's own words serves the classifier and the search.
+        vector = self._embed(question)
         mark = time.perf_counter()
-        safety = self.triage.triage(question)
+        safety = self.triage.triage(question, vector)
         timings["triage"] = _ms(mark)
+        if safety.matched == "language":
+            return Prepared(question, history, safety, [], [], "unreadable", [], timings, started)
 
         # A safety message is about what is happening now: search for it on its own words.
         query = self.retrieval_query(question, [] if safety.category != "none" else history)
         try:
-            retrieval = self.retrieve(query, filters)
+            retrieval = self.retrieve(
+                query, filters, query_vector=vector if query == question else None
+            )
         except (NurtureError, OSError, RuntimeError, ValueError) as error:
             if safety.category == "none":
                 detail = str(error) if isinstance(error, NurtureError) else type(error).__name__
@@ -158,11 +161,6 @@ class Assistant:
                 question, history, safety, [], [], "index_unavailable", [], timings, started
             )
         timings.update(retrieval.timings_ms)
-
-        if safety.category == "none" and retrieval.query_vector is not None:
-            mark = time.perf_counter()
-            safety = self.triage.triage(question, retrieval.query_vector)
-            timings["triage"] += _ms(mark)
 
         related = self._related(retrieval.hits)
         threshold = self.settings.abstain_threshold
@@ -178,6 +176,11 @@ class Assistant:
             in_domain = (filters and not filters.empty) or _DOMAIN.search(retrieval.query)
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
         hits = [] if reason else retrieval.hits
+        if safety.category != "none":
+            # After a safety message, only guidance about that situation, or none at all.
+            hits = [hit for hit in hits if self.triage.fits(safety.category, hit.chunk.topics)]
+            if not hits and not reason:
+                reason = "no_evidence"
         sources = [self.citation(n, hit) for n, hit in enumerate(hits, start=1)]
         return Prepared(question, history, safety, hits, sources, reason, related, timings, started)
 
@@ -185,11 +188,10 @@ class Assistant:
         """Generate the answer from what `prepare` found."""
         timings = prepared.timings
         if prepared.abstain_reason:
-            body = (
-                self.messages["index_unavailable"].strip()
-                if prepared.abstain_reason == "index_unavailable"
-                else self._abstention(prepared.abstain_reason, prepared.related)
-            )
+            if prepared.abstain_reason in ("index_unavailable", "unreadable"):
+                body = self.messages[prepared.abstain_reason].strip()
+            else:
+                body = self._abstention(prepared.abstain_reason, prepared)
             timings["total"] = _ms(prepared.started)
             return self._answer(
                 prepared.safety,
@@ -217,7 +219,7 @@ class Assistant:
         if not citations:
             return self._answer(
                 prepared.safety,
-                self._abstention("no_evidence", prepared.related),
+                self._abstention("no_evidence", prepared),
                 abstain_reason="no_evidence",
                 related=prepared.related,
                 timings=timings,
@@ -232,10 +234,24 @@ class Assistant:
         return self.retriever
 
     def retrieve(
-        self, query: str, filters: Filters | None = None, k: int | None = None
+        self,
+        query: str,
+        filters: Filters | None = None,
+        k: int | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> Retrieval:
         """Retrieval alone (also for browsing the library)."""
-        return self._ready().search(query, filters=filters, k=k)
+        return self._ready().search(query, filters=filters, k=k, query_vector=query_vector)
+
+    def _embed(self, question: str) -> np.ndarray | None:
+        """The question's vector, or None when the model is unavailable (triage still runs)."""
+        if self.retriever is None:
+            return None
+        try:
+            return self.retriever.embedder.embed_query(question)
+        except Exception as error:  # noqa: BLE001 - patterns and concepts still triage
+            logger.warning("could not embed the question: %s", type(error).__name__)
+            return None
 
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
@@ -292,10 +308,13 @@ class Assistant:
         ]
         return " ".join(parts), citations
 
-    def _abstention(self, reason: str, related: list[RelatedDocument]) -> str:
+    def _abstention(self, reason: str, prepared: Prepared) -> str:
         text = self.messages[reason].strip()
-        if related:
-            topics = "\n".join(f"- {doc.title}" for doc in related)
+        # A health or danger worry never gets a bare "not covered": NHS 111 and 999 come first.
+        if prepared.safety.category == "none" and self.triage.health_worry(prepared.question):
+            text = self.messages["health_worry"].strip() + "\n\n" + text
+        if prepared.related:
+            topics = "\n".join(f"- {doc.title}" for doc in prepared.related)
             text += "\n\n" + self.messages["related_intro"].strip() + "\n\n" + topics
         return text
 

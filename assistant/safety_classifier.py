@@ -1,0 +1,153 @@
+"""The learned safety layer: a logistic head over the bundled sentence model's embeddings.
+
+Trained by `nurture train-safety` from the labelled messages in `safety_rules/data/` (train and
+dev splits; the blind split is never read here). The artefact is a small JSON file holding the
+weights, one decision threshold per category (chosen on dev for cost-sensitive recall: a missed
+emergency costs far more than a false alarm), the hash of the data it was trained on and the model
+that embedded it. Inference is one matrix product on the query vector the assistant already makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.models import SAFETY_PRIORITY, SafetyCategory
+
+logger = logging.getLogger(__name__)
+
+Split = Literal["train", "dev", "blind"]
+SPLITS: tuple[Split, ...] = ("train", "dev", "blind")
+# Recall each category's threshold must keep on dev: the cost of a miss, category by category.
+DEV_RECALL: dict[SafetyCategory, float] = {
+    "emergency": 0.99,
+    "safeguarding": 0.96,
+    "carer_crisis": 0.96,
+    "medical": 0.92,
+}
+# No threshold is set lower than this, however rare a category is on dev.
+MIN_THRESHOLD = 0.12
+
+
+class Example(BaseModel):
+    """One labelled message; `source` records where its wording or red flag came from."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    label: SafetyCategory
+    source: str = Field(min_length=1)
+    hard_negative: bool = False
+    concept: str | None = None
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Read a JSON-lines split; errors name the file and line."""
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            examples.append(Example.model_validate_json(line))
+        except ValidationError as error:
+            problem = error.errors()[0]
+            field = ".".join(str(p) for p in problem["loc"]) or "line"
+            raise ValueError(f"{path}:{number}: {field}: {problem['msg']}") from None
+    return examples
+
+
+def data_hash(data_dir: Path) -> str:
+    """Hash of the train and dev splits: the artefact must have been trained on exactly these."""
+    digest = hashlib.sha256()
+    for split in ("train", "dev"):
+        digest.update(split.encode())
+        digest.update((data_dir / f"{split}.jsonl").read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SafetyClassifier:
+    classes: tuple[SafetyCategory, ...]
+    coef: np.ndarray  # (classes, dimension)
+    intercept: np.ndarray  # (classes,)
+    thresholds: dict[SafetyCategory, float]
+    model: str
+    data_sha256: str
+
+    @classmethod
+    def load(cls, path: Path) -> SafetyClassifier:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            classes=tuple(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            thresholds=data["thresholds"],
+            model=data["model"],
+            data_sha256=data["data_sha256"],
+        )
+
+    def probabilities(self, vector: np.ndarray) -> dict[SafetyCategory, float]:
+        logits = self.coef @ vector.astype(np.float32) + self.intercept
+        logits -= logits.max()
+        exp = np.exp(logits)
+        probs = exp / exp.sum()
+        return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+
+    def decide(self, vector: np.ndarray) -> tuple[SafetyCategory, float] | None:
+        """The most urgent category whose probability reaches its threshold, if any."""
+        probs = self.probabilities(vector)
+        for category in SAFETY_PRIORITY:
+            if probs.get(category, 0.0) >= self.thresholds.get(category, 1.0):
+                return category, probs[category]
+        return None
+
+    def to_json(self, **extra: object) -> str:
+        return json.dumps(
+            {
+                "model": self.model,
+                "data_sha256": self.data_sha256,
+                "classes": list(self.classes),
+                "thresholds": {k: round(v, 4) for k, v in self.thresholds.items()},
+                **extra,
+                "intercept": [round(float(x), 6) for x in self.intercept],
+                "coef": [[round(float(x), 6) for x in row] for row in self.coef],
+            },
+            indent=1,
+        )
+
+
+def fit(
+    vectors: np.ndarray, labels: list[SafetyCategory], *, seed: int = 13, c: float = 4.0
+) -> tuple[tuple[SafetyCategory, ...], np.ndarray, np.ndarray]:
+    """A multinomial logistic regression, class-balanced (rare categories weigh as much)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
+    model.fit(vectors, labels)
+    return tuple(model.classes_), model.coef_.astype(np.float32), model.intercept_
+
+
+def choose_thresholds(
+    classifier: SafetyClassifier, vectors: np.ndarray, labels: list[SafetyCategory]
+) -> dict[SafetyCategory, float]:
+    """Per category, the highest threshold that still keeps its dev recall target."""
+    probs = [classifier.probabilities(v) for v in vectors]
+    thresholds: dict[SafetyCategory, float] = {}
+    for category in SAFETY_PRIORITY:
+        scores = sorted(
+            p[category] for p, label in zip(probs, labels, strict=True) if label == category
+        )
+        if not scores:
+            thresholds[category] = 0.5
+            continue
+        # Allow at most this many dev misses for the category.
+        misses = int(len(scores) * (1 - DEV_RECALL[category]))
+        thresholds[category] = max(MIN_THRESHOLD, min(0.5, scores[misses] - 1e-6))
+    return thresholds

@@ -1,0 +1,98 @@
+"""Red-flag concepts: groups of words that together signal a danger (`safety_rules/concepts.yaml`).
+
+A concept fires when a word from every one of its groups appears within a few words of the others,
+so "gone a funny grey colour" and "lips look dusky" both reach `colour-change` without either
+phrasing being listed. Matching runs on text already normalised by the triage's `Normaliser`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from assistant.models import SAFETY_PRIORITY, SafetyCategory
+
+_DEFAULT_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    category: SafetyCategory
+    source: str
+    groups: tuple[re.Pattern[str], ...]
+    within: int
+    unless: re.Pattern[str] | None
+
+
+def _alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]:
+    """' | '-separated regular expression fragments as one whole-word pattern."""
+    parts = []
+    for term in (t.strip() for t in text.split(" | ")):
+        for name, fragment in terms.items():
+            term = term.replace("{" + name + "}", fragment)
+        if "{" in term and "}" in term and re.search(r"\{[a-z_]+\}", term):
+            raise ValueError(f"{where}: unknown term list in {term!r} (define it under 'terms')")
+        parts.append(term)
+    try:
+        return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+    except re.error as error:
+        raise ValueError(f"{where}: not a valid regular expression ({error})") from None
+
+
+class ConceptLayer:
+    def __init__(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        terms: dict[str, str] = data.get("terms") or {}
+        self.concepts: list[Concept] = []
+        for entry in data.get("concepts") or []:
+            where = f"{path}: concept {entry.get('id')!r}"
+            if entry.get("category") not in SAFETY_PRIORITY:
+                raise ValueError(f"{where}: category must be one of {list(SAFETY_PRIORITY)}")
+            if not entry.get("all") or not entry.get("source"):
+                raise ValueError(f"{where}: give 'all' (word groups) and 'source'")
+            unless = entry.get("unless")
+            self.concepts.append(
+                Concept(
+                    id=entry["id"],
+                    category=entry["category"],
+                    source=entry["source"],
+                    groups=tuple(_alternation(g, terms, where) for g in entry["all"]),
+                    within=int(entry.get("within", _DEFAULT_WINDOW)),
+                    unless=_alternation(unless, terms, where) if unless else None,
+                )
+            )
+        # Words the normaliser may correct misspellings towards ("brething" -> "breathing").
+        source = " ".join(str(v) for v in terms.values())
+        for entry in data.get("concepts") or []:
+            source += " " + " ".join(entry["all"])
+        self.vocabulary = set(re.findall(r"[a-z]{6,}", re.sub(r"\\[a-z]", " ", source)))
+
+    def fired(self, normalised: str, live: bool = True) -> list[Concept]:
+        """Every concept whose groups all appear close together in the normalised text.
+
+        Not `live` (a general or training question): emergency and safeguarding concepts are set
+        aside, as the phrase patterns do."""
+        return [
+            concept
+            for concept in self.concepts
+            if (live or concept.category not in ("emergency", "safeguarding"))
+            and not (concept.unless and concept.unless.search(normalised))
+            and _close_together(normalised, concept.groups, concept.within)
+        ]
+
+
+def _close_together(text: str, groups: tuple[re.Pattern[str], ...], within: int) -> bool:
+    positions: list[list[int]] = []
+    for group in groups:
+        found = [text.count(" ", 0, match.start()) for match in group.finditer(text)]
+        if not found:
+            return False
+        positions.append(found[:20])
+    if len(positions) == 1:
+        return True
+    return any(max(combo) - min(combo) <= within for combo in itertools.product(*positions))
