@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from assistant.config import Settings
+from assistant.embeddings import Embedder
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
 from assistant.safety_classifier import SafetyClassifier
 from assistant.safety_concepts import ConceptLayer
-from assistant.text import Normaliser, load_replacements
+from assistant.text import Normaliser, load_known_words, load_replacements
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,9 @@ CLASSIFIER_FILE = RULES_DIR / "classifier.json"
 _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
 # reads English (and the 999 and NHS 111 lines), rather than searched.
-_MIN_WORDS_FOR_LANGUAGE = 3
-_MIN_ENGLISH_SHARE = 0.4
+_MIN_WORDS_FOR_LANGUAGE = 6
+# The tokenizer's vocabulary knows many short foreign words ("los", "bien"), so the bar is high.
+_MIN_ENGLISH_SHARE = 0.6
 
 
 class SafetyResult(SafetyInfo):
@@ -161,12 +164,26 @@ class SafetyTriage:
         words = re.findall(r"[^\W\d_]+", text.lower())
         if not known or len(words) < _MIN_WORDS_FOR_LANGUAGE:
             return False
-        english = sum(1 for word in words if word in known or word in self.normalise.replacements)
+        english = sum(1 for word in self.normalise(" ".join(words)).split() if word in known)
         return english / len(words) < _MIN_ENGLISH_SHARE
 
 
 def _topic(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", str(text).lower()).strip()
+
+
+def build_triage(settings: Settings, embedder: Embedder | None = None) -> SafetyTriage:
+    """Triage for these settings: patterns and concepts always, the classifier when the model
+    that it was trained with is the one loaded."""
+    model_path: str | None = None
+    try:
+        model_path = settings.resolved_model_path()
+    except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
+        logger.warning("embedding model not found; safety triage runs on patterns and concepts")
+    classifier = (
+        load_classifier(settings.safety_classifier_path, embedder.name) if embedder else None
+    )
+    return SafetyTriage(known_words=load_known_words(model_path), classifier=classifier)
 
 
 def load_classifier(path: Path, model_name: str) -> SafetyClassifier | None:

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.embeddings import Embedder
 from assistant.models import SAFETY_PRIORITY, SafetyCategory
 
 logger = logging.getLogger(__name__)
@@ -101,12 +102,15 @@ class SafetyClassifier:
         return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
 
     def decide(self, vector: np.ndarray) -> tuple[SafetyCategory, float] | None:
-        """The most urgent category whose probability reaches its threshold, if any."""
+        """Of the categories whose probability reaches their threshold, the likeliest.
+
+        Thresholds sit below 0.5 for recall, so "none" can be likelier and still lose."""
         probs = self.probabilities(vector)
-        for category in SAFETY_PRIORITY:
-            if probs.get(category, 0.0) >= self.thresholds.get(category, 1.0):
-                return category, probs[category]
-        return None
+        reached = [c for c in SAFETY_PRIORITY if probs.get(c, 0.0) >= self.thresholds.get(c, 1.0)]
+        if not reached:
+            return None
+        best = max(reached, key=lambda c: probs[c])
+        return best, probs[best]
 
     def to_json(self, **extra: object) -> str:
         return json.dumps(
@@ -151,3 +155,26 @@ def choose_thresholds(
         misses = int(len(scores) * (1 - DEV_RECALL[category]))
         thresholds[category] = max(MIN_THRESHOLD, min(0.5, scores[misses] - 1e-6))
     return thresholds
+
+
+def train(
+    data_dir: Path, embedder: Embedder, *, seed: int = 13
+) -> tuple[SafetyClassifier, dict[str, object]]:
+    """Fit on train, set thresholds on dev; returns the classifier and its dev report."""
+    train_set = load_examples(data_dir / "train.jsonl")
+    dev_set = load_examples(data_dir / "dev.jsonl")
+    train_vectors = embedder.embed_documents([e.text for e in train_set])
+    dev_vectors = embedder.embed_documents([e.text for e in dev_set])
+    classes, coef, intercept = fit(train_vectors, [e.label for e in train_set], seed=seed)
+    classifier = SafetyClassifier(
+        classes=classes,
+        coef=coef,
+        intercept=intercept,
+        thresholds={},
+        model=embedder.name,
+        data_sha256=data_hash(data_dir),
+    )
+    thresholds = choose_thresholds(classifier, dev_vectors, [e.label for e in dev_set])
+    classifier = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
+    counts = {split: len(s) for split, s in (("train", train_set), ("dev", dev_set))}
+    return classifier, {"examples": counts, "seed": seed}

@@ -31,10 +31,9 @@ from assistant.models import (
     SafetyInfo,
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
-from assistant.safety import SafetyResult, SafetyTriage, load_classifier
+from assistant.safety import SafetyResult, SafetyTriage, build_triage, load_classifier
 from assistant.scope import ScopeGuard
 from assistant.store import IndexStore, open_store
-from assistant.text import load_known_words
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +91,7 @@ class Assistant:
         embedder: Embedder | None = None,
     ) -> Assistant:
         """Build once at start-up. Triage is ready even if the model or the index is not."""
-        model_path: str | None = None
-        try:
-            model_path = settings.resolved_model_path()
-        except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
-            logger.warning("embedding model not found; safety triage runs on patterns only")
-        triage = SafetyTriage(known_words=load_known_words(model_path))
+        triage = build_triage(settings)
         retriever = None
         scope = None
         try:

@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from assistant.config import Settings, get_settings
 from assistant.errors import NurtureError
+
+if TYPE_CHECKING:
+    from assistant.evaluate import GoldSet
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Nurture: cited guidance for foster carers."
@@ -232,6 +235,14 @@ def evaluate_command(
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Suggest the abstention threshold.")
     ] = False,
+    safety: Annotated[
+        bool,
+        typer.Option(
+            "--safety",
+            help="Score safety triage on the labelled safety messages (train, dev, blind): "
+            "recall, precision, confusion, false alarms and every miss. Needs no index.",
+        ),
+    ] = False,
 ) -> None:
     """Score retrieval, abstention, triage and citations on the gold question set."""
     import json
@@ -244,6 +255,9 @@ def evaluate_command(
     path = questions or settings.corpus_dir / "eval" / "questions.yaml"
     try:
         gold = GoldSet.load(path)
+        if safety:
+            _safety_eval(settings, gold, as_json)
+            return
         assistant = Assistant.from_settings(settings)
         assistant.retrieve("warm up")
         if calibrate:
@@ -262,6 +276,60 @@ def evaluate_command(
         as_json.parent.mkdir(parents=True, exist_ok=True)
         as_json.write_text(json.dumps(report, indent=2))
         out.print(f"Wrote {as_json}")
+
+
+def _safety_eval(settings: Settings, gold: GoldSet, as_json: Path | None) -> None:
+    import json
+
+    from assistant.embeddings import build_embedder
+    from assistant.safety import build_triage
+    from assistant.safety_eval import evaluate_safety, summary_rows
+
+    embedder = build_embedder(settings)
+    triage = build_triage(settings, embedder)
+    in_scope = [item.question for item in gold.in_scope if item.safety == "none"]
+    report = evaluate_safety(triage, embedder, settings.safety_data_dir, in_scope)
+    table = Table(title=f"Safety triage on {settings.safety_data_dir}")
+    table.add_column("measure")
+    table.add_column("result")
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    out.print(table)
+    for split, scores in report["splits"].items():
+        for miss in scores["misses"]:
+            out.print(
+                f"miss [{split}] {miss['id']}: expected {miss['expected']}, got {miss['got']} "
+                f"({miss['fired'] or 'nothing fired'}); should catch: {miss['should_catch']}",
+                highlight=False,
+                markup=False,
+            )
+    if as_json:
+        as_json.parent.mkdir(parents=True, exist_ok=True)
+        as_json.write_text(json.dumps(report, indent=2))
+        out.print(f"Wrote {as_json}")
+
+
+@app.command(name="train-safety")
+def train_safety(
+    seed: Annotated[
+        int, typer.Option(help="Random seed (the same data and seed, the same head).")
+    ] = 13,
+) -> None:
+    """Train the safety classifier on the train split, set thresholds on dev, write the artefact."""
+    from assistant.embeddings import build_embedder
+    from assistant.safety_classifier import train
+
+    settings = get_settings()
+    try:
+        classifier, report = train(settings.safety_data_dir, build_embedder(settings), seed=seed)
+    except (NurtureError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    settings.safety_classifier_path.write_text(classifier.to_json(training=report) + "\n")
+    out.print(
+        f"Wrote {settings.safety_classifier_path} (thresholds {classifier.thresholds}; "
+        f"data {classifier.data_sha256[:12]})",
+        highlight=False,
+    )
 
 
 @app.command()

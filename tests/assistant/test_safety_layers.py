@@ -1,0 +1,222 @@
+"""Triage's concept layer, its learned classifier, its data, and what carers see around it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.models import SAFETY_PRIORITY
+from assistant.safety import SafetyTriage, load_classifier
+from assistant.safety_classifier import SafetyClassifier, data_hash, load_examples
+from assistant.safety_concepts import ConceptLayer
+from assistant.service import Assistant
+from assistant.text import load_known_words
+from tests.conftest import REPO
+
+RULES = REPO / "assistant" / "safety_rules"
+DATA = RULES / "data"
+# The blind split was frozen before any tuning; it must never change silently.
+BLIND_SHA256 = "c41242c3f2a7a189577033f1e29ec0bf37b380939462c167efc4be5ee8406038"
+
+
+@pytest.fixture(scope="module")
+def triage() -> SafetyTriage:
+    return SafetyTriage(known_words=load_known_words(Settings().resolved_model_path()))
+
+
+@pytest.mark.parametrize(
+    ("message", "category", "concept"),
+    [
+        (
+            "hes gone a funny grey colour and his eyes keep rolling back, he's not really with me",
+            "emergency",
+            "colour-change",
+        ),
+        (
+            "she's got tiny dark red pinprick spots on her legs that don't go when i press a "
+            "glass on them",
+            "emergency",
+            "rash-glass-test",
+        ),
+        ("her palms and the soles of her feet look dusky", "emergency", "colour-change"),
+        ("i think he might have swallowed one of those coin batteries", "emergency", "ingestion"),
+        ("birth mum was slurring and smelt of drink at contact", "safeguarding", None),
+        (
+            "his dad posted a photo of our road and the nursery name on facebook",
+            "safeguarding",
+            "posting-location-online",
+        ),
+        ("I've locked myself in the bathroom, I don't trust myself with her", "carer_crisis", None),
+        ("honestly everyone would be better off without me", "carer_crisis", "suicidal-thoughts"),
+        ("my 2 month old is 37.9 degrees and grizzly", "medical", "fever-by-age"),
+        ("my 7 month old brought up green sick twice today", "medical", "bile-vomit"),
+    ],
+)
+def test_concepts_reach_red_flags_in_words_no_pattern_lists(
+    triage: SafetyTriage, message: str, category: str, concept: str | None
+) -> None:
+    result = triage.triage(message)
+    assert result.category == category
+    assert result.message and result.matched
+    if concept:
+        assert f"concept:{concept}" in {m for _, m in triage.decisions(message)}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "on my first aid course we practised what to do if a baby is choking",
+        "he choked back tears when his mum left contact",
+        "what are the signs of meningitis in babies, just so I know",
+        "this teething is killing me, any tips for sleep",
+        "she was blue with cold after the park but she's fine now",
+        "how should I store the washing pods so he can't get them",
+    ],
+)
+def test_calm_and_figurative_uses_of_alarming_words_do_not_fire(
+    triage: SafetyTriage, message: str
+) -> None:
+    assert triage.triage(message).category == "none"
+
+
+def test_the_most_urgent_category_wins_across_layers(triage: SafetyTriage) -> None:
+    result = triage.triage("i'm so angry i could shake him and now he's gone floppy")
+    assert result.category == "emergency"
+    mixed = triage.triage("she told me her dad hits her, and she's got a temperature of 39")
+    assert mixed.category == "safeguarding"
+
+
+@pytest.mark.parametrize("message", ["", "   \n\t ", "🙂" * 2000, "$%^&*() " * 250])
+def test_empty_and_symbol_messages_never_error(triage: SafetyTriage, message: str) -> None:
+    assert triage.triage(message).category == "none"
+
+
+def test_another_language_gets_the_999_and_111_lines_in_plain_english(
+    triage: SafetyTriage,
+) -> None:
+    result = triage.triage("mi bebé no respira bien y tiene los labios morados, qué hago")
+    assert result.matched == "language"
+    assert result.message and "999" in result.message and "NHS 111" in result.message
+    assert "English" in result.message
+
+
+def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> None:
+    path = tmp_path / "concepts.yaml"
+    path.write_text(
+        "terms: {}\nconcepts:\n  - id: broken\n    category: emergency\n"
+        "    source: test\n    all: ['{nowhere} | blue']\n"
+    )
+    with pytest.raises(ValueError, match=r"concepts.yaml: concept 'broken': unknown term list"):
+        ConceptLayer(path)
+    path.write_text(
+        "concepts:\n  - id: odd\n    category: urgent\n    source: test\n    all: ['x']\n"
+    )
+    with pytest.raises(ValueError, match="concept 'odd': category must be one of"):
+        ConceptLayer(path)
+
+
+def test_every_concept_names_its_published_source() -> None:
+    layer = ConceptLayer(RULES / "concepts.yaml")
+    assert {c.category for c in layer.concepts} == set(SAFETY_PRIORITY)
+    assert all(len(c.source) > 10 for c in layer.concepts)
+
+
+# -- the data set and the learned layer ---------------------------------------------------
+
+
+def test_blind_split_is_frozen() -> None:
+    assert hashlib.sha256((DATA / "blind.jsonl").read_bytes()).hexdigest() == BLIND_SHA256
+
+
+def test_safety_data_is_labelled_sourced_and_large_enough() -> None:
+    splits = {split: load_examples(DATA / f"{split}.jsonl") for split in ("train", "dev", "blind")}
+    everything = [e for examples in splits.values() for e in examples]
+    assert len(everything) >= 2500
+    assert sum(e.hard_negative for e in everything) >= 800
+    assert all(e.source.strip() for e in everything)
+    for examples in splits.values():
+        assert {e.label for e in examples} == {*SAFETY_PRIORITY, "none"}
+    texts = [e.text.strip().lower() for e in everything]
+    blind = {e.text.strip().lower() for e in splits["blind"]}
+    assert not blind & {e.text.strip().lower() for e in splits["train"] + splits["dev"]}
+    assert len(set(texts)) == len(texts)
+
+
+def test_the_shipped_classifier_was_trained_on_exactly_the_shipped_data() -> None:
+    classifier = SafetyClassifier.load(RULES / "classifier.json")
+    assert classifier.data_sha256 == data_hash(DATA), (
+        "the safety data changed since the classifier was trained: run 'nurture train-safety'"
+    )
+    assert set(classifier.thresholds) == set(SAFETY_PRIORITY)
+    assert all(0 < t <= 0.5 for t in classifier.thresholds.values())
+
+
+def test_examples_with_a_mistake_name_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    good = {"id": "a", "text": "hello", "label": "none", "source": "test"}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": "urgent"}) + "\n")
+    with pytest.raises(ValueError, match=r"train.jsonl:2: label"):
+        load_examples(path)
+
+
+def test_a_classifier_from_another_model_is_not_used(tmp_path: Path) -> None:
+    source = json.loads((RULES / "classifier.json").read_text())
+    path = tmp_path / "classifier.json"
+    path.write_text(json.dumps({**source, "model": "some-other-model"}))
+    assert load_classifier(path, "all-MiniLM-L6-v2") is None
+
+
+def test_classifier_probabilities_and_its_decision(embedder: object) -> None:
+    classifier = SafetyClassifier.load(RULES / "classifier.json")
+    calm = embedder.embed_query("how do I make up a bottle of formula for a trip")  # type: ignore[attr-defined]
+    urgent = embedder.embed_query("my baby is blue and not breathing")  # type: ignore[attr-defined]
+    assert abs(sum(classifier.probabilities(calm).values()) - 1) < 1e-4
+    assert classifier.decide(calm) is None
+    decided = classifier.decide(urgent)
+    assert decided is not None and decided[0] == "emergency"
+    triage = SafetyTriage(classifier=classifier)
+    assert triage.triage("my baby is blue and not breathing", urgent).category == "emergency"
+
+
+# -- what carers see around triage -------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["out_of_scope", "no_evidence"])
+def test_a_health_worry_the_library_cannot_answer_still_gets_111_and_999(
+    shipped_assistant: Assistant, reason: str
+) -> None:
+    def declined(question: str) -> str:
+        prepared = shipped_assistant.prepare(question)
+        prepared.abstain_reason, prepared.hits, prepared.sources = reason, [], []
+        return shipped_assistant.finish(prepared).answer
+
+    worried = declined("my foster baby has a weird lump behind his ear and seems poorly")
+    assert "NHS 111" in worried.split("\n\n")[0] and "999" in worried.split("\n\n")[0]
+    assert "NHS 111" in declined("where can I buy a second hand pram")  # the default names it too
+    assert "999" not in declined("where can I buy a second hand pram")
+
+
+def test_after_an_emergency_only_fitting_guidance_is_quoted(
+    shipped_assistant: Assistant,
+) -> None:
+    answer = shipped_assistant.ask("the baby has gone limp and floppy in her cot")
+    assert answer.safety.category == "emergency"
+    assert answer.answer.startswith(answer.safety.message or "")
+    assert all("sleep" not in c.doc_id for c in answer.citations)
+
+
+def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
+    shipped_assistant: Assistant,
+) -> None:
+    from assistant.models import Message
+
+    history = [
+        Message(role="user", content="how do I get him to nap in the day"),
+        Message(role="assistant", content="Try a calm routine [1]."),
+    ]
+    answer = shipped_assistant.ask("now he won't wake up", history)
+    assert answer.safety.category == "emergency"
