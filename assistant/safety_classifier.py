@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,15 +27,18 @@ logger = logging.getLogger(__name__)
 
 Split = Literal["train", "dev", "blind"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "blind")
-# Recall each category's threshold must keep on dev: the cost of a miss, category by category.
-DEV_RECALL: dict[SafetyCategory, float] = {
-    "emergency": 0.99,
-    "safeguarding": 0.96,
-    "carer_crisis": 0.96,
-    "medical": 0.92,
+# Cost-sensitive thresholds: each category's threshold is this share of one common level, so a
+# possible emergency is flagged on weaker evidence than a possible medical question.
+WEIGHT: dict[SafetyCategory, float] = {
+    "emergency": 0.7,
+    "safeguarding": 0.85,
+    "carer_crisis": 0.85,
+    "medical": 1.0,
 }
-# No threshold is set lower than this, however rare a category is on dev.
-MIN_THRESHOLD = 0.12
+# The common level is the lowest at which triage as a whole (rules and classifier) raises a false
+# alarm on at most this share of dev's calm messages. Dev's calm messages are mostly hard
+# negatives (alarming words used calmly), so this is far stricter than ordinary questions need.
+DEV_FALSE_ALARM_CAP = 0.3
 
 
 class Example(BaseModel):
@@ -139,28 +143,33 @@ def fit(
 
 
 def choose_thresholds(
-    classifier: SafetyClassifier, vectors: np.ndarray, labels: list[SafetyCategory]
+    classifier: SafetyClassifier,
+    vectors: np.ndarray,
+    labels: list[SafetyCategory],
+    rule_decisions: list[SafetyCategory],
 ) -> dict[SafetyCategory, float]:
-    """Per category, the highest threshold that still keeps its dev recall target."""
-    probs = [classifier.probabilities(v) for v in vectors]
-    thresholds: dict[SafetyCategory, float] = {}
-    for category in SAFETY_PRIORITY:
-        scores = sorted(
-            p[category] for p, label in zip(probs, labels, strict=True) if label == category
+    """The lowest common level (see WEIGHT) that keeps dev false alarms under the cap, given
+    what the rule layers (patterns and concepts) already decide for each dev message."""
+    calm = [i for i, label in enumerate(labels) if label == "none"]
+    for level in np.linspace(0.1, 0.95, 35):
+        thresholds = {c: float(level * WEIGHT[c]) for c in SAFETY_PRIORITY}
+        trial = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
+        alarms = sum(
+            1 for i in calm if rule_decisions[i] != "none" or trial.decide(vectors[i]) is not None
         )
-        if not scores:
-            thresholds[category] = 0.5
-            continue
-        # Allow at most this many dev misses for the category.
-        misses = int(len(scores) * (1 - DEV_RECALL[category]))
-        thresholds[category] = max(MIN_THRESHOLD, min(0.5, scores[misses] - 1e-6))
-    return thresholds
+        if not calm or alarms / len(calm) <= DEV_FALSE_ALARM_CAP:
+            return thresholds
+    return {c: 0.95 for c in SAFETY_PRIORITY}
 
 
 def train(
-    data_dir: Path, embedder: Embedder, *, seed: int = 13
+    data_dir: Path,
+    embedder: Embedder,
+    rules: Callable[[str], SafetyCategory],
+    *,
+    seed: int = 13,
 ) -> tuple[SafetyClassifier, dict[str, object]]:
-    """Fit on train, set thresholds on dev; returns the classifier and its dev report."""
+    """Fit on train, set thresholds on dev given what the `rules` layers already catch."""
     train_set = load_examples(data_dir / "train.jsonl")
     dev_set = load_examples(data_dir / "dev.jsonl")
     train_vectors = embedder.embed_documents([e.text for e in train_set])
@@ -174,7 +183,8 @@ def train(
         model=embedder.name,
         data_sha256=data_hash(data_dir),
     )
-    thresholds = choose_thresholds(classifier, dev_vectors, [e.label for e in dev_set])
+    decided = [rules(e.text) for e in dev_set]
+    thresholds = choose_thresholds(classifier, dev_vectors, [e.label for e in dev_set], decided)
     classifier = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
     counts = {split: len(s) for split, s in (("train", train_set), ("dev", dev_set))}
     return classifier, {"examples": counts, "seed": seed}

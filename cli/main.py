@@ -317,11 +317,18 @@ def train_safety(
 ) -> None:
     """Train the safety classifier on the train split, set thresholds on dev, write the artefact."""
     from assistant.embeddings import build_embedder
+    from assistant.safety import build_triage
     from assistant.safety_classifier import train
 
     settings = get_settings()
+    rules = build_triage(settings)  # patterns and concepts only: no classifier yet
     try:
-        classifier, report = train(settings.safety_data_dir, build_embedder(settings), seed=seed)
+        classifier, report = train(
+            settings.safety_data_dir,
+            build_embedder(settings),
+            lambda text: rules.triage(text).category,
+            seed=seed,
+        )
     except (NurtureError, OSError, ValueError) as error:
         raise _fail(error) from None
     settings.safety_classifier_path.write_text(classifier.to_json(training=report) + "\n")
