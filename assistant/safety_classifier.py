@@ -159,7 +159,7 @@ def choose_thresholds(
         )
         if not calm or alarms / len(calm) <= DEV_FALSE_ALARM_CAP:
             return thresholds
-    return {c: 0.95 for c in SAFETY_PRIORITY}
+    return dict.fromkeys(SAFETY_PRIORITY, 0.95)
 
 
 def train(
