@@ -1,13 +1,13 @@
 """Safety triage: deterministic, first, and independent of the index.
 
-Three layers, any of which is enough; when several fire, the most urgent category wins:
+Three layers, any of which is enough; when several rules fire, the most urgent category wins:
 
 1. Phrase patterns (`patterns.yaml`) on the normalised message (case, punctuation, contractions,
    abbreviations and misspellings evened out).
 2. Red-flag concepts (`concepts.yaml`): groups of words from published red-flag lists that fire
    together ("funny grey colour" + "not really with me").
 3. A learned classifier over the message's embedding (`classifier.json`, trained by
-   `nurture train-safety`), when the model is loaded.
+   `nurture train-safety`), when the model is loaded and layers 1 and 2 found nothing.
 
 Layers 1 and 2 need no model, index or database, so triage still works when those fail. Every
 result records which layer and which rule fired (`matched`), for trainers.
@@ -138,7 +138,9 @@ class SafetyTriage:
         if pattern:
             found.append(pattern)
         found += [(c.category, f"concept:{c.id}") for c in self.concepts.fired(normalised, live)]
-        if vector is not None and self.classifier is not None:
+        # The learned layer speaks only when the readable layers are silent, so a trainer can
+        # always see, in the files, why a message they can read was triaged as it was.
+        if not found and vector is not None and self.classifier is not None:
             decided = self.classifier.decide(vector)
             if decided and (live or decided[0] not in _LIVE_ONLY):
                 found.append((decided[0], f"classifier:{decided[0]}:{decided[1]:.2f}"))

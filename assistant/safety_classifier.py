@@ -35,10 +35,14 @@ WEIGHT: dict[SafetyCategory, float] = {
     "carer_crisis": 0.85,
     "medical": 1.0,
 }
-# The common level is the lowest at which triage as a whole (rules and classifier) raises a false
-# alarm on at most this share of dev's calm messages. Dev's calm messages are mostly hard
-# negatives (alarming words used calmly), so this is far stricter than ordinary questions need.
-DEV_FALSE_ALARM_CAP = 0.3
+# The common level is the lowest at which triage as a whole (rules and classifier) raises false
+# alarms on at most these shares of dev's calm messages: ordinary questions, and hard negatives
+# (alarming words used calmly, in training, hypothetically or about the past).
+ORDINARY_FALSE_ALARM_CAP = 0.05
+HARD_NEGATIVE_FALSE_ALARM_CAP = 0.35
+# Inverse regularisation strength of the logistic head, chosen on dev against C = 2 and 32, a
+# 256-unit MLP and k-nearest neighbours (docs/safety-triage.md).
+C = 8.0
 
 
 class Example(BaseModel):
@@ -145,19 +149,28 @@ def fit(
 def choose_thresholds(
     classifier: SafetyClassifier,
     vectors: np.ndarray,
-    labels: list[SafetyCategory],
+    examples: list[Example],
     rule_decisions: list[SafetyCategory],
 ) -> dict[SafetyCategory, float]:
-    """The lowest common level (see WEIGHT) that keeps dev false alarms under the cap, given
-    what the rule layers (patterns and concepts) already decide for each dev message."""
-    calm = [i for i, label in enumerate(labels) if label == "none"]
+    """The lowest common level (see WEIGHT) at which the false alarms the classifier ADDS to the
+    rule layers' own (patterns and concepts, decided per dev message) stay under both caps."""
+    calm = {
+        hard: [i for i, e in enumerate(examples) if e.label == "none" and e.hard_negative == hard]
+        for hard in (False, True)
+    }
+    caps = {False: ORDINARY_FALSE_ALARM_CAP, True: HARD_NEGATIVE_FALSE_ALARM_CAP}
     for level in np.linspace(0.1, 0.95, 35):
         thresholds = {c: float(level * WEIGHT[c]) for c in SAFETY_PRIORITY}
         trial = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
-        alarms = sum(
-            1 for i in calm if rule_decisions[i] != "none" or trial.decide(vectors[i]) is not None
-        )
-        if not calm or alarms / len(calm) <= DEV_FALSE_ALARM_CAP:
+
+        def rate(indices: list[int], trial: SafetyClassifier = trial) -> float:
+            alarms = sum(
+                rule_decisions[i] == "none" and trial.decide(vectors[i]) is not None
+                for i in indices
+            )
+            return alarms / len(indices) if indices else 0.0
+
+        if all(rate(calm[hard]) <= caps[hard] for hard in caps):
             return thresholds
     return dict.fromkeys(SAFETY_PRIORITY, 0.95)
 
@@ -174,7 +187,7 @@ def train(
     dev_set = load_examples(data_dir / "dev.jsonl")
     train_vectors = embedder.embed_documents([e.text for e in train_set])
     dev_vectors = embedder.embed_documents([e.text for e in dev_set])
-    classes, coef, intercept = fit(train_vectors, [e.label for e in train_set], seed=seed)
+    classes, coef, intercept = fit(train_vectors, [e.label for e in train_set], seed=seed, c=C)
     classifier = SafetyClassifier(
         classes=classes,
         coef=coef,
@@ -184,7 +197,7 @@ def train(
         data_sha256=data_hash(data_dir),
     )
     decided = [rules(e.text) for e in dev_set]
-    thresholds = choose_thresholds(classifier, dev_vectors, [e.label for e in dev_set], decided)
+    thresholds = choose_thresholds(classifier, dev_vectors, dev_set, decided)
     classifier = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
     counts = {split: len(s) for split, s in (("train", train_set), ("dev", dev_set))}
     return classifier, {"examples": counts, "seed": seed}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import IndexNotReadyError
 from assistant.evaluate import GoldSet
-from assistant.safety import SafetyTriage
+from assistant.safety import SafetyTriage, build_triage
 from assistant.service import Assistant
 from assistant.text import load_known_words
 from tests.conftest import REPO
@@ -20,6 +22,15 @@ GOLD = GoldSet.load(REPO / "corpus" / "eval" / "questions.yaml")
 @pytest.fixture(scope="module")
 def triage() -> SafetyTriage:
     return SafetyTriage(known_words=load_known_words(Settings().resolved_model_path()))
+
+
+@pytest.fixture(scope="module")
+def full(embedder: SentenceTransformerEmbedder) -> Callable[[str], str]:
+    """All three layers, as the assistant runs them: the message's category."""
+    settings = Settings()
+    triage = build_triage(settings, embedder)
+    assert triage.classifier is not None
+    return lambda text: triage.triage(text, embedder.embed_query(text)).category
 
 
 # Phrasings written for this test, not taken from the gold set: they check that the patterns
@@ -80,25 +91,30 @@ MUST_NOT_TRIGGER = [
     + [(item.question, item.safety) for item in GOLD.in_scope if item.safety != "none"],
 )
 def test_gold_safety_phrasings_are_triaged(
-    triage: SafetyTriage, question: str, category: str
+    full: Callable[[str], str], question: str, category: str
 ) -> None:
-    assert triage.triage(question).category == category
+    assert full(question) == category
 
 
 @pytest.mark.parametrize(
     ("question", "category"),
     [(q, category) for category, questions in HELD_OUT.items() for q in questions],
 )
-def test_held_out_phrasings_are_triaged(triage: SafetyTriage, question: str, category: str) -> None:
-    assert triage.triage(question).category == category
+def test_held_out_phrasings_are_triaged(
+    full: Callable[[str], str], question: str, category: str
+) -> None:
+    assert full(question) == category
 
 
 @pytest.mark.parametrize("question", MUST_NOT_TRIGGER)
-def test_calm_questions_do_not_trigger(triage: SafetyTriage, question: str) -> None:
+def test_calm_questions_do_not_trigger_the_rules(triage: SafetyTriage, question: str) -> None:
+    # The classifier's own false alarms are measured by `nurture eval --safety`, not pinned here.
     assert triage.triage(question).category == "none"
 
 
-def test_no_gold_in_scope_question_raises_an_emergency(triage: SafetyTriage) -> None:
+def test_no_gold_in_scope_question_raises_an_emergency_on_the_rules(
+    triage: SafetyTriage,
+) -> None:
     alarms = [
         item.question
         for item in GOLD.in_scope
