@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from assistant.text import load_known_words
 logger = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
+RECONNECT_SECONDS = 2.0  # a store that was down at start-up is tried again at most this often
 _FOLLOW_UP = re.compile(
     r"^\s*(what|how) about\b|^\s*(and|but|also|plus|or)\b|^\s*what if\b|^\s*same\b|"
     r"^\s*(is|does|will|can) (that|this|it)\b|^\s*why\??\s*$",
@@ -81,6 +83,10 @@ class Assistant:
         self.generator = generator
         self.scope = scope
         self.messages = yaml.safe_load((PROMPTS / "messages.yaml").read_text())
+        # How to reach the store when it was down at start-up; tried at most every few seconds.
+        self.connect: Callable[[], Retriever] | None = None
+        self._connect_lock = threading.Lock()
+        self._connect_tried = -float("inf")
 
     @classmethod
     def from_settings(
@@ -102,19 +108,27 @@ class Assistant:
         )
         retriever = None
         scope = None
+        connect: Callable[[], Retriever] | None = None
         try:
-            embedder = BatchingEmbedder(embedder or build_embedder(settings))
-            scope = ScopeGuard.build(embedder, settings.scope_margin, settings.scope_floor)
+            model = BatchingEmbedder(embedder or build_embedder(settings))
+            scope = ScopeGuard.build(model, settings.scope_margin, settings.scope_floor)
             if settings.safety_exemplar_threshold <= 1.0:
-                triage.exemplar_vectors = embed_exemplars(triage, embedder)
-            retriever = Retriever(
-                store or open_store(settings), embedder, settings, triage.normalise.known_words
-            )
+                triage.exemplar_vectors = embed_exemplars(triage, model)
+
+            def connect() -> Retriever:
+                return Retriever(
+                    store or open_store(settings), model, settings, triage.normalise.known_words
+                )
+
+            retriever = connect()
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
             # Our own errors say what to change (and never hold a carer's words); others may.
-            shown = str(error) if isinstance(error, NurtureError) else type(error).__name__
-            logger.warning("retrieval unavailable at start-up: %s", shown)
-        return cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
+            logger.warning("retrieval unavailable at start-up: %s", _kind(error))
+        assistant = cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
+        if retriever is None and connect is not None:
+            # The model loaded but the store did not (a Chroma server down): connect later.
+            assistant.connect = connect
+        return assistant
 
     # -- the one entry point ---------------------------------------------------------
 
@@ -147,13 +161,12 @@ class Assistant:
         query = self.retrieval_query(question, [] if safety.category != "none" else history)
         try:
             retrieval = self.retrieve(query, filters)
-        except (NurtureError, OSError, RuntimeError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary: see `unavailable`
             if safety.category == "none":
-                detail = str(error) if isinstance(error, NurtureError) else type(error).__name__
-                raise IndexNotReadyError(
-                    f"the guidance index is not available ({detail}); try again shortly"
-                ) from error
-            logger.warning("answering with the safety message only: index unavailable")
+                raise unavailable(error) from error
+            logger.warning(
+                "answering with the safety message only: retrieval failed (%s)", _kind(error)
+            )
             return Prepared(
                 question, history, safety, [], [], "index_unavailable", [], timings, started
             )
@@ -201,8 +214,7 @@ class Assistant:
         mark = time.perf_counter()
         passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
         extractive = ExtractiveGenerator(
-            self.retriever.view().idf if self.retriever else None,
-            max_sentences=self.settings.max_answer_sentences,
+            self._idf(), max_sentences=self.settings.max_answer_sentences
         )
         try:
             generator = self.generator or extractive
@@ -226,7 +238,29 @@ class Assistant:
 
     # -- steps ------------------------------------------------------------------------
 
+    def urgent(self, question: str) -> bool:
+        """Whether triage flags the message on its words alone (no retrieval needed)."""
+        return self.triage.triage(question).category != "none"
+
+    def _idf(self) -> dict[str, float] | None:
+        """The loaded index's term weights, for the composer; None if the index went away
+        between retrieval and composing (the composer then weighs words equally)."""
+        if self.retriever is None:
+            return None
+        try:
+            return self.retriever.view().idf
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            logger.warning("composing without term weights: %s", _kind(error))
+            return None
+
     def _ready(self) -> Retriever:
+        if self.retriever is None and self.connect is not None:
+            with self._connect_lock:
+                now = time.monotonic()
+                if self.retriever is None and now - self._connect_tried >= RECONNECT_SECONDS:
+                    self._connect_tried = now
+                    self.retriever = self.connect()
+                    logger.info("connected to the index store")
         if self.retriever is None:
             raise IndexNotReadyError("the embedding model or the index could not be loaded")
         return self.retriever
@@ -234,12 +268,19 @@ class Assistant:
     def retrieve(
         self, query: str, filters: Filters | None = None, k: int | None = None
     ) -> Retrieval:
-        """Retrieval alone (also for browsing the library)."""
-        return self._ready().search(query, filters=filters, k=k)
+        """Retrieval alone (also for browsing the library). Every failure is raised as
+        `IndexNotReadyError` (503)."""
+        try:
+            return self._ready().search(query, filters=filters, k=k)
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            raise unavailable(error) from error
 
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
-        return self._ready().view().documents
+        try:
+            return self._ready().view().documents
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            raise unavailable(error) from error
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[Message]) -> str:
@@ -328,6 +369,22 @@ class Assistant:
             related=related or [],
             timings_ms={key: round(value, 3) for key, value in timings.items()},
         )
+
+
+def _kind(error: BaseException) -> str:
+    """What failed, for logs: our errors say what to change; others only name their type (their
+    text may echo a request)."""
+    return str(error) if isinstance(error, NurtureError) else type(error).__name__
+
+
+def unavailable(error: BaseException) -> IndexNotReadyError:
+    """Any failure of retrieval (our errors, Chroma's, httpx's when a Chroma server is stopped,
+    OS errors) as the one error the API answers with 503 and Retry-After."""
+    if isinstance(error, IndexNotReadyError):
+        return error
+    return IndexNotReadyError(
+        f"the guidance index is not available ({_kind(error)}); try again shortly"
+    )
 
 
 def _ms(started: float) -> float:
