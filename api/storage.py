@@ -67,6 +67,7 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX feedback_answer ON feedback(answer_id);
     """,
 ]
+PROBE_BYTES = 16 * 1024
 _SETTING = "NURTURE_DB_PATH (default NURTURE_DATA_DIR/nurture.db)"
 
 
@@ -203,9 +204,16 @@ class Storage:
             raise StorageUnavailableError(self.problem or "storage is not open")
         return self._db
 
-    def _run(self, action: str, work: Callable[[sqlite3.Connection], T], default: T) -> T:
+    def _run(
+        self,
+        action: str,
+        work: Callable[[sqlite3.Connection], T],
+        default: T,
+        *,
+        write: bool = True,
+    ) -> T:
         """Do `work` in one transaction; on any storage error log it (rate-limited) and return
-        `default`."""
+        `default`. `problem` is set by any failure and cleared only by a successful write."""
         with self._lock:
             try:
                 db = self._connection()
@@ -231,7 +239,8 @@ class Storage:
                         f"; {held} more like this since the last report" if held else "",
                     )
                 return default
-            self.problem = None
+            if write:
+                self.problem = None
             return result
 
     @property
@@ -243,17 +252,20 @@ class Storage:
         row and rolls it back, so a full disk or a read-only file shows up here."""
 
         def probe(db: sqlite3.Connection) -> bool:
+            # Large enough to need new pages, so that a full database fails here too.
             db.execute(
-                "INSERT INTO conversations VALUES (?, ?)",
-                (f"readyz-{uuid.uuid4().hex}", self.clock().isoformat()),
+                "INSERT INTO conversations VALUES (?, randomblob(?))",
+                (f"readyz-{uuid.uuid4().hex}", PROBE_BYTES),
             )
             db.execute("ROLLBACK")
             db.execute("BEGIN")  # `_run` commits an empty transaction
             return True
 
-        if not self._run("check the database", probe, False):
-            return self.problem or "database unavailable"
-        return None
+        with self._lock:
+            if not self._run("check the database", probe, False, write=False):
+                return self.problem or "database unavailable"
+            # The probe succeeded, but the last real write failed and none has succeeded since.
+            return self.problem
 
     def close(self) -> None:
         with self._lock:
@@ -272,6 +284,7 @@ class Storage:
                 is not None
             ),
             None,
+            write=False,
         )
 
     def history(self, conversation_id: str, limit: int) -> list[Message]:
@@ -284,6 +297,7 @@ class Storage:
                 (conversation_id, limit),
             ).fetchall(),
             [],
+            write=False,
         )
         messages: list[Message] = []
         for question, answer in reversed(rows):
@@ -344,6 +358,7 @@ class Storage:
                 is not None
             ),
             None,
+            write=False,
         )
 
     def save_feedback(self, answer_id: str, rating: str, comment: str | None) -> int | None:
@@ -372,6 +387,7 @@ class Storage:
                 (answer_id,),
             ).fetchall(),
             [],
+            write=False,
         )
         return [{"rating": r, "comment": c, "created_at": t} for r, c, t in rows]
 

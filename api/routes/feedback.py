@@ -21,7 +21,8 @@ router = APIRouter(tags=["feedback"])
 def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
     """One record per answer: sending again updates the rating, and adds or keeps the comment."""
     known = storage.answer_exists(body.answer_id)
-    if known is False:
+    # Unknown while writes are failing: the answer was probably not saved, so say so.
+    if known is False and storage.available:
         raise ApiError(
             404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]
         )
