@@ -162,13 +162,15 @@ class Storage:
                 raise
         except (sqlite3.Error, OSError) as error:
             self.problem = f"database {self.path} cannot be used: {error}"
-            logger.error(
-                "database %s cannot be used (%s): serving without storage. Fix or move the "
-                "file aside, or set %s to a writable file",
-                self.path,
-                error,
-                _SETTING,
-            )
+            # Tried again every `retry_every` seconds: reported once per `log_every`.
+            if self._log.allow(f"open:{error_kind(error)}") is not None:
+                logger.error(
+                    "database %s cannot be used (%s): serving without storage. Fix or move the "
+                    "file aside, or set %s to a writable file",
+                    self.path,
+                    error,
+                    _SETTING,
+                )
             return
         self._db = db
         self._identity = (stat.st_dev, stat.st_ino)
@@ -226,8 +228,9 @@ class Storage:
                         db.execute("ROLLBACK")
                     raise
             except (sqlite3.Error, OSError, StorageUnavailableError) as error:
-                if not isinstance(error, StorageUnavailableError):
-                    self.problem = f"database {self.path}: {error}"
+                if isinstance(error, StorageUnavailableError):
+                    return default  # opening it failed, and said so
+                self.problem = f"database {self.path}: {error}"
                 held = self._log.allow(error_kind(error))
                 if held is not None:
                     logger.warning(

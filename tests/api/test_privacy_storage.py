@@ -3,12 +3,15 @@ off, and rate-limited error logs."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.storage import LogLimiter, Storage
 from assistant.models import Answer, SafetyInfo
@@ -115,3 +118,37 @@ def test_rate_limited_ask_still_gives_the_999_line(make_server: ServerFactory) -
         limited = http.post("/v1/ask", json={"question": "my baby has stopped breathing"})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert "999" in limited.json()["error"]["message"]
+
+
+def test_retention_runs_daily_while_serving(
+    make_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.app
+
+    monkeypatch.setattr(api.app, "PURGE_EVERY_SECONDS", 0.2)
+    path = tmp_path / "db.sqlite3"
+    url = make_server(db_path=path, retention_days=30)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        http.post("/v1/ask", json={"question": "what is pause"})
+    database = sqlite3.connect(path, isolation_level=None)
+    old = (datetime.now(UTC) - timedelta(days=31)).isoformat()
+    database.execute("UPDATE answers SET created_at = ?", (old,))
+    deadline = time.monotonic() + 10
+    while database.execute("SELECT question FROM answers").fetchone()[0] is not None:
+        assert time.monotonic() < deadline, "the daily purge did not run"
+        time.sleep(0.1)
+    assert database.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 1
+
+
+def test_unusable_file_is_reported_once_per_period(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    with caplog.at_level(logging.WARNING, logger="api.storage"):
+        storage = Storage(path, retry_every=0)
+        for _ in range(20):
+            storage.save_answer(None, "question", answer())
+    opened = [r for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(opened) == 1 and str(path) in opened[0].getMessage()
+    assert storage.check_writable() is not None

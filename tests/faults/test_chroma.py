@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
@@ -25,7 +26,7 @@ def test_chroma_stopped_and_restarted(
     chroma: ChromaServer,
     chroma_settings: Settings,
     embedder: SentenceTransformerEmbedder,
-    tmp_path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     settings = with_changes(chroma_settings, db_path=tmp_path / "nurture.db")
     assistant = Assistant.from_settings(settings, embedder=embedder)
@@ -65,7 +66,7 @@ def test_chroma_down_at_start_up(
     chroma: ChromaServer,
     chroma_settings: Settings,
     embedder: SentenceTransformerEmbedder,
-    tmp_path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     """The service starts while Chroma is down: triage serves, questions get 503, and once
     Chroma is back questions are answered without a restart."""
@@ -88,3 +89,29 @@ def test_chroma_down_at_start_up(
     finally:
         if chroma.process is None:
             chroma.start()
+
+
+def test_chroma_down_and_database_unusable_together(
+    chroma: ChromaServer,
+    chroma_settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    tmp_path: Path,
+) -> None:
+    """Both at once: triage still answers every urgent message; nothing replies 500."""
+    path = tmp_path / "nurture.db"
+    path.write_bytes(b"\x00garbage" * 1000)
+    settings = with_changes(chroma_settings, db_path=path)
+    assistant = Assistant.from_settings(settings, embedder=embedder)
+    with running(create_app(settings, assistant=assistant)) as url:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            chroma.stop()
+            try:
+                assert_safety_served(http)
+                for endpoint in ENDPOINTS:
+                    assert_unavailable(*post(http, endpoint, NORMAL))
+                ready = http.get("/readyz")
+                assert ready.status_code == 503
+                kinds = sorted(problem.split(":")[0] for problem in ready.json()["problems"])
+                assert kinds == ["retrieval", "storage"]
+            finally:
+                chroma.start()
