@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.app import create_app
 from assistant.config import Settings
@@ -20,6 +21,8 @@ from tests.faults.conftest import (
     assert_unavailable,
     post,
 )
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def test_chroma_stopped_and_restarted(
