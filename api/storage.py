@@ -140,10 +140,10 @@ class Storage:
         self._close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self.path.exists():
+            try:
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
-            elif self.path.is_file():
-                os.chmod(self.path, 0o600)
+            except FileExistsError:
+                self._make_private()
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -175,6 +175,18 @@ class Storage:
         self._db = db
         self._identity = (stat.st_dev, stat.st_ino)
         self.problem = None
+
+    def _make_private(self) -> None:
+        """Mode 0600 for an existing database file, when it is ours to change."""
+        try:
+            if self.path.is_file() and self.path.stat().st_mode & 0o077:
+                os.chmod(self.path, 0o600)
+        except OSError as error:
+            logger.warning(
+                "database %s is readable by other users and its mode cannot be changed (%s)",
+                self.path,
+                error,
+            )
 
     def _close(self) -> None:
         if self._db is not None:
