@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from api.conversations import Conversations
 from api.deps import RateLimiter, rate_limit, require_api_key
 from api.metrics import Metrics
 from api.middleware import RequestContext
+from api.redact import redact
 from api.routes import ask, chat, documents, feedback, health, search
 from api.storage import Storage
 from assistant.config import Settings, get_settings
@@ -26,6 +28,13 @@ from assistant.service import Assistant
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+PURGE_EVERY_SECONDS = 24 * 60 * 60
+
+
+async def _purge_daily(storage: Storage) -> None:
+    while True:
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+        await asyncio.to_thread(storage.purge_expired)
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
@@ -38,9 +47,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        app.state.storage = Storage(
-            settings.database_path, store_questions=settings.store_questions
+        app.state.storage = storage = Storage(
+            settings.database_path,
+            store_questions=settings.store_questions,
+            retention_days=settings.retention_days,
         )
+        # Load the redactor's word lists now rather than on the first question (about 0.5 s).
+        await asyncio.to_thread(redact, "warm up")
+        # Retention: at start-up, then daily.
+        await asyncio.to_thread(storage.purge_expired)
+        purging = asyncio.create_task(_purge_daily(storage))
         app.state.conversations = Conversations(app.state.storage, metrics, settings)
         app.state.assistant = assistant or Assistant.from_settings(settings)
         try:
@@ -48,7 +64,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         except Exception as error:  # noqa: BLE001 - /readyz reports it; triage still serves
             logger.warning("index not ready at start-up: %s", type(error).__name__)
         yield
-        app.state.storage.close()
+        purging.cancel()
+        storage.close()
 
     app = FastAPI(
         title="Nurture",

@@ -62,10 +62,15 @@ class Conversations:
                 422, "invalid_request", f"{field}: the question is empty", fields=[field]
             )
 
-    def history(self, conversation_id: str | None) -> list[Message]:
+    def history(self, conversation_id: str | None, *, urgent: bool = False) -> list[Message]:
+        """Earlier turns. An unknown id is a 404, except for an urgent message (its safety
+        advice must go out) or when storage cannot tell (the question is answered alone)."""
         if conversation_id is None:
             return []
-        if not self.storage.conversation_exists(conversation_id):
+        known = self.storage.conversation_exists(conversation_id)
+        if known is None or (not known and urgent):
+            return self.recent.history(conversation_id)
+        if not known:
             raise ApiError(
                 404,
                 "not_found",

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.conversations import Conversations
-from api.errors import ApiError
+from api.errors import ApiError, with_safety_lines
 from api.metrics import Metrics
 from api.storage import Storage
 from assistant.config import Settings
@@ -104,7 +104,7 @@ async def rate_limit(request: Request) -> None:
         raise ApiError(
             429,
             "rate_limited",
-            "too many requests from this client; wait and try again",
+            with_safety_lines("too many requests from this client; wait and try again."),
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
 

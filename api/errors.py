@@ -10,11 +10,29 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorDetail, ErrorResponse
-
-__all__ = ["ApiError", "ErrorResponse", "install"]
 from assistant.errors import NurtureError
 
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "SAFETY_LINES",
+    "ApiError",
+    "ErrorResponse",
+    "install",
+    "with_safety_lines",
+]
+
 logger = logging.getLogger(__name__)
+# Every reply that is not an answer (503: the guidance is unavailable; 429: too many requests)
+# still tells a carer where urgent help is. The same numbers as assistant/safety_rules.
+SAFETY_LINES = (
+    "If a child is in danger, not breathing or seriously hurt, call 999 now.",
+    "For an urgent health worry that is not an emergency, call NHS 111.",
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def with_safety_lines(message: str) -> str:
+    return " ".join((message, *SAFETY_LINES))
 
 
 class ApiError(Exception):
@@ -92,6 +110,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NurtureError)
     async def nurture_error(request: Request, error: NurtureError) -> JSONResponse:
         kind = type(error).__name__.removesuffix("Error").lower() or "error"
+        if error.status_code == 503:
+            # Only triage can serve: say when to retry, and where urgent help is meanwhile.
+            return error_response(
+                request,
+                503,
+                kind,
+                with_safety_lines(str(error)),
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return error_response(request, error.status_code, kind, str(error))
 
     @app.exception_handler(Exception)

@@ -188,6 +188,9 @@ class ModelList(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ready, degraded (see problems) or ok (/healthz).")
     generation: str | None = None
     reason: str | None = None
+    problems: list[str] = Field(
+        default_factory=list, description="What is wrong: 'retrieval: ...', 'storage: ...'."
+    )

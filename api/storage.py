@@ -1,22 +1,38 @@
-"""Conversations, answers (with their citations) and feedback, in SQLite.
+"""Conversations, answers (with their citations) and feedback, in SQLite. Best-effort.
 
 The schema is created and migrated by the app (`PRAGMA user_version`). Everything a carer typed
-is redacted before it is written, and with `store_questions=False` no question text is stored.
+is redacted before it is written; with `store_questions=False` no question or comment text is
+stored; question and comment text older than `retention_days` is deleted (the rows, and so the
+counts, are kept).
+
+Storage never stands between a carer and an answer: a database that cannot be opened (corrupt,
+unreadable, a directory), fills up or is deleted while serving is logged (once per kind of error
+per `log_every` seconds, without tracebacks) and reported by `problem` (which `/readyz` shows),
+and the answer goes out anyway. Before each use the file's identity (device and inode) is
+checked: a database deleted or replaced while serving is noticed, reopened (a new file is created
+and migrated) and logged, so later writes land in the file that is there, not in an unlinked one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from api.redact import redact
 from assistant.models import Answer, Message
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
 
 MIGRATIONS: list[str] = [
     """
@@ -51,56 +67,253 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX feedback_answer ON feedback(answer_id);
     """,
 ]
+PROBE_BYTES = 16 * 1024
+_SETTING = "NURTURE_DB_PATH (default NURTURE_DATA_DIR/nurture.db)"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LogLimiter:
+    """At most one log line per `every` seconds per kind of error; the rest are counted and the
+    count is given with the next line of that kind."""
+
+    def __init__(self, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, kind: str) -> int | None:
+        """None to stay quiet, else the number of lines of this kind held back since the last."""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.every:
+                self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+                return None
+            self._last[kind] = now
+            return self._suppressed.pop(kind, 0)
+
+
+class StorageUnavailableError(Exception):
+    """The database cannot be used now (the reason is in `Storage.problem`)."""
+
+
+def error_kind(error: BaseException) -> str:
+    return f"{type(error).__name__}:{getattr(error, 'sqlite_errorname', '') or error}"
 
 
 class Storage:
-    def __init__(self, path: Path, *, store_questions: bool = True) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: Path,
+        *,
+        store_questions: bool = True,
+        retention_days: int = 90,
+        clock: Clock = utc_now,
+        log_every: float = 60.0,
+        retry_every: float = 10.0,
+    ) -> None:
         self.path = path
         self.store_questions = store_questions
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # With WAL, NORMAL loses no committed data on a crash of the process, only on power loss.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
+        self.retention_days = retention_days
+        self.clock = clock
+        self.retry_every = retry_every
+        self.problem: str | None = None  # what is wrong now; None when writes succeed
+        self._log = LogLimiter(log_every)
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._last_attempt = -float("inf")
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+            self._open()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN")
+    # -- opening, and noticing a file that went away ---------------------------------
+
+    def _open(self) -> None:
+        """Open (creating with mode 0600) and migrate; on failure leave storage off and say
+        which file and which setting."""
+        self._last_attempt = time.monotonic()
+        self._close()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                yield self._db
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            except FileExistsError:
+                self._make_private()
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                # With WAL, NORMAL loses no committed data on a crash, only on power loss.
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                check = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if check != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+                stat = os.stat(self.path)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.close()
                 raise
-            self._db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as error:
+            self.problem = f"database {self.path} cannot be used: {error}"
+            # Tried again every `retry_every` seconds: reported once per `log_every`.
+            if self._log.allow(f"open:{error_kind(error)}") is not None:
+                logger.error(
+                    "database %s cannot be used (%s): serving without storage. Fix or move the "
+                    "file aside, or set %s to a writable file",
+                    self.path,
+                    error,
+                    _SETTING,
+                )
+            return
+        self._db = db
+        self._identity = (stat.st_dev, stat.st_ino)
+        self.problem = None
+
+    def _make_private(self) -> None:
+        """Mode 0600 for an existing database file, when it is ours to change."""
+        try:
+            if self.path.is_file() and self.path.stat().st_mode & 0o077:
+                os.chmod(self.path, 0o600)
+        except OSError as error:
+            logger.warning(
+                "database %s is readable by other users and its mode cannot be changed (%s)",
+                self.path,
+                error,
+            )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+        self._db = None
+        self._identity = None
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection to the file that is at `path` now (called holding the lock)."""
+        if self._db is not None:
+            try:
+                stat = os.stat(self.path)
+                moved = (stat.st_dev, stat.st_ino) != self._identity
+            except FileNotFoundError:
+                moved = True
+            if moved:
+                logger.error(
+                    "database %s was deleted or replaced while serving; opening the file at "
+                    "that path (records written before are not in it)",
+                    self.path,
+                )
+                self._open()
+        elif time.monotonic() - self._last_attempt >= self.retry_every:
+            self._open()
+        if self._db is None:
+            raise StorageUnavailableError(self.problem or "storage is not open")
+        return self._db
+
+    def _run(
+        self,
+        action: str,
+        work: Callable[[sqlite3.Connection], T],
+        default: T,
+        *,
+        write: bool = True,
+    ) -> T:
+        """Do `work` in one transaction; on any storage error log it (rate-limited) and return
+        `default`. `problem` is set by any failure and cleared only by a successful write."""
+        with self._lock:
+            try:
+                db = self._connection()
+                db.execute("BEGIN")
+                try:
+                    result = work(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError, StorageUnavailableError) as error:
+                if isinstance(error, StorageUnavailableError):
+                    return default  # opening it failed, and said so
+                self.problem = f"database {self.path}: {error}"
+                held = self._log.allow(error_kind(error))
+                if held is not None:
+                    logger.warning(
+                        "could not %s in %s (%s: %s)%s",
+                        action,
+                        self.path,
+                        type(error).__name__,
+                        error,
+                        f"; {held} more like this since the last report" if held else "",
+                    )
+                return default
+            if write:
+                self.problem = None
+            return result
+
+    @property
+    def available(self) -> bool:
+        return self.problem is None
+
+    def check_writable(self) -> str | None:
+        """None when a write would succeed now, else what is wrong (for `/readyz`). Writes a
+        row and rolls it back, so a full disk or a read-only file shows up here."""
+
+        def probe(db: sqlite3.Connection) -> bool:
+            # Large enough to need new pages, so that a full database fails here too.
+            db.execute(
+                "INSERT INTO conversations VALUES (?, randomblob(?))",
+                (f"readyz-{uuid.uuid4().hex}", PROBE_BYTES),
+            )
+            db.execute("ROLLBACK")
+            db.execute("BEGIN")  # `_run` commits an empty transaction
+            return True
+
+        with self._lock:
+            if not self._run("check the database", probe, False, write=False):
+                return self.problem or "database unavailable"
+            # The probe succeeded, but the last real write failed and none has succeeded since.
+            return self.problem
 
     def close(self) -> None:
-        self._db.close()
-
-    def conversation_exists(self, conversation_id: str) -> bool:
         with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-        return row is not None
+            self._close()
+
+    # -- conversations and answers ----------------------------------------------------
+
+    def conversation_exists(self, conversation_id: str) -> bool | None:
+        """True or False; None when storage cannot tell (then a follow-up is answered alone)."""
+        return self._run(
+            "look up a conversation",
+            lambda db: (
+                db.execute(
+                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                is not None
+            ),
+            None,
+            write=False,
+        )
 
     def history(self, conversation_id: str, limit: int) -> list[Message]:
         """Earlier turns of a conversation (redacted, as stored), oldest first."""
-        with self._lock:
-            rows = self._db.execute(
+        rows = self._run(
+            "read a conversation",
+            lambda db: db.execute(
                 "SELECT question, answer FROM answers WHERE conversation_id = ? "
                 "ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (conversation_id, limit),
-            ).fetchall()
+            ).fetchall(),
+            [],
+            write=False,
+        )
         messages: list[Message] = []
         for question, answer in reversed(rows):
             if question:
@@ -110,11 +323,14 @@ class Storage:
 
     def new_conversation(self) -> str:
         conversation_id = uuid.uuid4().hex
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO conversations VALUES (?, ?)",
-                (conversation_id, datetime.now(UTC).isoformat()),
-            )
+        now = self.clock().isoformat()
+        self._run(
+            "start a conversation",
+            lambda db: db.execute(
+                "INSERT INTO conversations VALUES (?, ?)", (conversation_id, now)
+            ),
+            None,
+        )
         return conversation_id
 
     def save_answer(
@@ -124,55 +340,96 @@ class Storage:
         answer: Answer,
         answer_id: str | None = None,
     ) -> tuple[str, str]:
-        """Store an answer; returns (answer_id, conversation_id)."""
-        conversation_id = conversation_id or self.new_conversation()
-        now = datetime.now(UTC).isoformat()
+        """Store an answer; returns (answer_id, conversation_id) whether or not it was saved."""
+        conversation_id = conversation_id or uuid.uuid4().hex
         answer_id = answer_id or uuid.uuid4().hex
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    conversation_id,
-                    now,
-                    redact(question) if self.store_questions else None,
-                    answer.answer,
-                    answer.safety.category,
-                    int(answer.abstained),
-                    answer.abstain_reason,
-                    json.dumps([c.model_dump(mode="json") for c in answer.citations]),
-                ),
-            )
+        now = self.clock().isoformat()
+        row = (
+            answer_id,
+            conversation_id,
+            now,
+            redact(question) if self.store_questions else None,
+            answer.answer,
+            answer.safety.category,
+            int(answer.abstained),
+            answer.abstain_reason,
+            json.dumps([c.model_dump(mode="json") for c in answer.citations]),
+        )
+
+        def insert(db: sqlite3.Connection) -> None:
+            # The conversation may have been started before the file was replaced.
+            db.execute("INSERT OR IGNORE INTO conversations VALUES (?, ?)", (conversation_id, now))
+            db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+        self._run("save an answer", insert, None)
         return answer_id, conversation_id
 
-    def answer_exists(self, answer_id: str) -> bool:
-        with self._lock:
-            return (
-                self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
+    def answer_exists(self, answer_id: str) -> bool | None:
+        """True or False; None when storage cannot tell."""
+        return self._run(
+            "look up an answer",
+            lambda db: (
+                db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
                 is not None
-            )
+            ),
+            None,
+            write=False,
+        )
 
-    def save_feedback(self, answer_id: str, rating: str, comment: str | None) -> int:
-        """Record (or update) the feedback on an answer; a missing comment keeps an earlier one."""
-        with self._transaction() as db:
+    def save_feedback(self, answer_id: str, rating: str, comment: str | None) -> int | None:
+        """Record (or update) the feedback on an answer; a missing comment keeps an earlier one.
+        Returns the record's id, or None when it could not be saved."""
+        stored = redact(comment) if comment and self.store_questions else None
+        now = self.clock().isoformat()
+
+        def upsert(db: sqlite3.Connection) -> int:
             row = db.execute(
                 "INSERT INTO feedback (answer_id, rating, comment, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(answer_id) DO UPDATE SET rating = excluded.rating, "
                 "comment = COALESCE(excluded.comment, feedback.comment), "
                 "created_at = excluded.created_at RETURNING id",
-                (
-                    answer_id,
-                    rating,
-                    redact(comment) if comment else None,
-                    datetime.now(UTC).isoformat(),
-                ),
+                (answer_id, rating, stored, now),
             ).fetchone()
             return int(row[0])
 
+        return self._run("save feedback", upsert, None)
+
     def feedback_for(self, answer_id: str) -> list[dict]:
-        with self._lock:
-            rows = self._db.execute(
+        rows = self._run(
+            "read feedback",
+            lambda db: db.execute(
                 "SELECT rating, comment, created_at FROM feedback WHERE answer_id = ? ORDER BY id",
                 (answer_id,),
-            ).fetchall()
+            ).fetchall(),
+            [],
+            write=False,
+        )
         return [{"rating": r, "comment": c, "created_at": t} for r, c, t in rows]
+
+    # -- retention ----------------------------------------------------------------------
+
+    def purge_expired(self) -> tuple[int, int] | None:
+        """Delete question and comment text older than `retention_days`, keeping the rows.
+        Returns (questions, comments) cleared, or None when storage is unavailable."""
+        cutoff = (self.clock() - timedelta(days=self.retention_days)).isoformat()
+
+        def purge(db: sqlite3.Connection) -> tuple[int, int]:
+            questions = db.execute(
+                "UPDATE answers SET question = NULL WHERE created_at < ? AND question IS NOT NULL",
+                (cutoff,),
+            ).rowcount
+            comments = db.execute(
+                "UPDATE feedback SET comment = NULL WHERE created_at < ? AND comment IS NOT NULL",
+                (cutoff,),
+            ).rowcount
+            return questions, comments
+
+        result = self._run("delete expired text", purge, None)
+        if result is not None and any(result):
+            logger.info(
+                "retention: deleted the text of %d questions and %d comments older than %d days",
+                result[0],
+                result[1],
+                self.retention_days,
+            )
+        return result

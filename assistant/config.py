@@ -124,7 +124,15 @@ class Settings(BaseSettings):
         description="SQLite file for conversations and feedback (default data_dir/nurture.db).",
     )
     store_questions: bool = Field(
-        True, description="Store carers' questions (redacted). false stores no question text."
+        True,
+        description="Store carers' questions and feedback comments (redacted). false stores "
+        "no text a carer typed.",
+    )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        description="Question and comment text older than this is deleted (at start-up and "
+        "daily); the records and counts are kept.",
     )
     api_keys: SecretStr = Field(
         SecretStr(""), description="Comma-separated API keys; empty means no key is needed."

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from assistant.store import IndexStore, open_store
 logger = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
+RECONNECT_SECONDS = 2.0  # a store that was down at start-up is tried again at most this often
 _FOLLOW_UP = re.compile(
     r"^\s*(what|how) about\b|^\s*(and|but|also|plus|or)\b|^\s*what if\b|^\s*same\b|"
     r"^\s*(is|does|will|can) (that|this|it)\b|^\s*why\??\s*$",
@@ -74,13 +76,20 @@ class Assistant:
         retriever: Retriever | None,
         generator: Generator | None = None,
         scope: ScopeGuard | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.triage = triage
         self.retriever = retriever
+        # Embeds the carer's question for the safety classifier, even while the store is down.
+        self.embedder = embedder
         self.generator = generator
         self.scope = scope
         self.messages = yaml.safe_load((PROMPTS / "messages.yaml").read_text())
+        # How to reach the store when it was down at start-up; tried at most every few seconds.
+        self.connect: Callable[[], Retriever] | None = None
+        self._connect_lock = threading.Lock()
+        self._connect_tried = -float("inf")
 
     @classmethod
     def from_settings(
@@ -94,18 +103,34 @@ class Assistant:
         triage = build_triage(settings)
         retriever = None
         scope = None
+        connect: Callable[[], Retriever] | None = None
+        model: Embedder | None = None
         try:
-            embedder = BatchingEmbedder(embedder or build_embedder(settings))
-            triage.classifier = load_classifier(settings.safety_classifier_path, embedder.name)
-            scope = ScopeGuard.build(embedder, settings.scope_margin, settings.scope_floor)
-            retriever = Retriever(
-                store or open_store(settings), embedder, settings, triage.normalise.known_words
-            )
+            model = BatchingEmbedder(embedder or build_embedder(settings))
+            triage.classifier = load_classifier(settings.safety_classifier_path, model.name)
+            scope = ScopeGuard.build(model, settings.scope_margin, settings.scope_floor)
+
+            def connect() -> Retriever:
+                return Retriever(
+                    store or open_store(settings), model, settings, triage.normalise.known_words
+                )
+
+            retriever = connect()
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
             # Our own errors say what to change (and never hold a carer's words); others may.
-            shown = str(error) if isinstance(error, NurtureError) else type(error).__name__
-            logger.warning("retrieval unavailable at start-up: %s", shown)
-        return cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
+            logger.warning("retrieval unavailable at start-up: %s", _kind(error))
+        assistant = cls(
+            settings,
+            triage,
+            retriever,
+            build_llm_generator(settings),
+            scope=scope,
+            embedder=model,
+        )
+        if retriever is None and connect is not None:
+            # The model loaded but the store did not (a Chroma server down): connect later.
+            assistant.connect = connect
+        return assistant
 
     # -- the one entry point ---------------------------------------------------------
 
@@ -144,13 +169,12 @@ class Assistant:
             retrieval = self.retrieve(
                 query, filters, query_vector=vector if query == question else None
             )
-        except (NurtureError, OSError, RuntimeError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary: see `unavailable`
             if safety.category == "none":
-                detail = str(error) if isinstance(error, NurtureError) else type(error).__name__
-                raise IndexNotReadyError(
-                    f"the guidance index is not available ({detail}); try again shortly"
-                ) from error
-            logger.warning("answering with the safety message only: index unavailable")
+                raise unavailable(error) from error
+            logger.warning(
+                "answering with the safety message only: retrieval failed (%s)", _kind(error)
+            )
             return Prepared(
                 question, history, safety, [], [], "index_unavailable", [], timings, started
             )
@@ -197,8 +221,7 @@ class Assistant:
         mark = time.perf_counter()
         passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
         extractive = ExtractiveGenerator(
-            self.retriever.view().idf if self.retriever else None,
-            max_sentences=self.settings.max_answer_sentences,
+            self._idf(), max_sentences=self.settings.max_answer_sentences
         )
         try:
             generator = self.generator or extractive
@@ -222,7 +245,29 @@ class Assistant:
 
     # -- steps ------------------------------------------------------------------------
 
+    def urgent(self, question: str) -> bool:
+        """Whether triage flags the message on its words alone (no retrieval needed)."""
+        return self.triage.triage(question).category != "none"
+
+    def _idf(self) -> dict[str, float] | None:
+        """The loaded index's term weights, for the composer; None if the index went away
+        between retrieval and composing (the composer then weighs words equally)."""
+        if self.retriever is None:
+            return None
+        try:
+            return self.retriever.view().idf
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            logger.warning("composing without term weights: %s", _kind(error))
+            return None
+
     def _ready(self) -> Retriever:
+        if self.retriever is None and self.connect is not None:
+            with self._connect_lock:
+                now = time.monotonic()
+                if self.retriever is None and now - self._connect_tried >= RECONNECT_SECONDS:
+                    self._connect_tried = now
+                    self.retriever = self.connect()
+                    logger.info("connected to the index store")
         if self.retriever is None:
             raise IndexNotReadyError("the embedding model or the index could not be loaded")
         return self.retriever
@@ -234,22 +279,29 @@ class Assistant:
         k: int | None = None,
         query_vector: np.ndarray | None = None,
     ) -> Retrieval:
-        """Retrieval alone (also for browsing the library)."""
-        return self._ready().search(query, filters=filters, k=k, query_vector=query_vector)
+        """Retrieval alone (also for browsing the library). Every failure is raised as
+        `IndexNotReadyError` (503)."""
+        try:
+            return self._ready().search(query, filters=filters, k=k, query_vector=query_vector)
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            raise unavailable(error) from error
 
     def _embed(self, question: str) -> np.ndarray | None:
         """The question's vector, or None when the model is unavailable (triage still runs)."""
-        if self.retriever is None:
+        if self.embedder is None:
             return None
         try:
-            return self.retriever.embedder.embed_query(question)
+            return self.embedder.embed_query(question)
         except Exception as error:  # noqa: BLE001 - patterns and concepts still triage
             logger.warning("could not embed the question: %s", type(error).__name__)
             return None
 
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
-        return self._ready().view().documents
+        try:
+            return self._ready().view().documents
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            raise unavailable(error) from error
 
     @staticmethod
     def retrieval_query(question: str, history: Sequence[Message]) -> str:
@@ -341,6 +393,22 @@ class Assistant:
             related=related or [],
             timings_ms={key: round(value, 3) for key, value in timings.items()},
         )
+
+
+def _kind(error: BaseException) -> str:
+    """What failed, for logs: our errors say what to change; others only name their type (their
+    text may echo a request)."""
+    return str(error) if isinstance(error, NurtureError) else type(error).__name__
+
+
+def unavailable(error: BaseException) -> IndexNotReadyError:
+    """Any failure of retrieval (our errors, Chroma's, httpx's when a Chroma server is stopped,
+    OS errors) as the one error the API answers with 503 and Retry-After."""
+    if isinstance(error, IndexNotReadyError):
+        return error
+    return IndexNotReadyError(
+        f"the guidance index is not available ({_kind(error)}); try again shortly"
+    )
 
 
 def _ms(started: float) -> float:

@@ -20,9 +20,20 @@ router = APIRouter(tags=["feedback"])
 )
 def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
     """One record per answer: sending again updates the rating, and adds or keeps the comment."""
-    if not storage.answer_exists(body.answer_id):
+    known = storage.answer_exists(body.answer_id)
+    # Unknown while writes are failing: the answer was probably not saved, so say so.
+    if known is False and storage.available:
         raise ApiError(
             404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]
         )
-    feedback_id = storage.save_feedback(body.answer_id, body.rating, body.comment)
+    feedback_id = None
+    if known:
+        feedback_id = storage.save_feedback(body.answer_id, body.rating, body.comment)
+    if feedback_id is None:
+        raise ApiError(
+            503,
+            "storage_unavailable",
+            "your feedback could not be saved just now; please try again later",
+            headers={"Retry-After": "60"},
+        )
     return FeedbackResponse(id=feedback_id, answer_id=body.answer_id, rating=body.rating)
