@@ -7,7 +7,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from api.errors import ApiError
+from api.errors import InvalidRequestError, NotFoundError
 from api.metrics import Metrics
 from api.storage import Storage
 from assistant.config import Settings
@@ -51,24 +51,18 @@ class Conversations:
     def check(self, question: str, field: str) -> None:
         limit = self.settings.max_question_chars
         if len(question) > limit:
-            raise ApiError(
-                422,
-                "invalid_request",
+            raise InvalidRequestError(
                 f"{field}: the question is {len(question)} characters; the limit is {limit}",
                 fields=[field],
             )
         if not question.strip():
-            raise ApiError(
-                422, "invalid_request", f"{field}: the question is empty", fields=[field]
-            )
+            raise InvalidRequestError(f"{field}: the question is empty", fields=[field])
 
     def history(self, conversation_id: str | None) -> list[Message]:
         if conversation_id is None:
             return []
         if not self.storage.conversation_exists(conversation_id):
-            raise ApiError(
-                404,
-                "not_found",
+            raise NotFoundError(
                 f"conversation_id {conversation_id!r} is not known; "
                 "leave it out to start a new one",
                 fields=["conversation_id"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import StorageDep
-from api.errors import ApiError
+from api.errors import NotFoundError
 from api.routes.ask import ERRORS
 from api.schemas import FeedbackRequest, FeedbackResponse
 
@@ -21,8 +21,6 @@ router = APIRouter(tags=["feedback"])
 def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
     """One record per answer: sending again updates the rating, and adds or keeps the comment."""
     if not storage.answer_exists(body.answer_id):
-        raise ApiError(
-            404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]
-        )
+        raise NotFoundError(f"answer_id {body.answer_id!r} is not known", fields=["answer_id"])
     feedback_id = storage.save_feedback(body.answer_id, body.rating, body.comment)
     return FeedbackResponse(id=feedback_id, answer_id=body.answer_id, rating=body.rating)

@@ -118,9 +118,9 @@ def test_chat_needs_a_user_message_last(client: httpx.Client) -> None:
 
 
 def test_chat_history_is_limited(make_server: ServerFactory) -> None:
-    url = make_server(max_history_messages=2)
+    site = make_server(max_history_messages=2)
     messages = [{"role": "user", "content": "hello"}] * 5
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=site.url) as http:
         body = assert_error(
             http.post("/v1/chat/completions", json={"model": "n", "messages": messages}),
             422,
@@ -130,8 +130,8 @@ def test_chat_history_is_limited(make_server: ServerFactory) -> None:
 
 
 def test_question_limit_is_the_setting(make_server: ServerFactory) -> None:
-    url = make_server(max_question_chars=4000)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server(max_question_chars=4000)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         assert http.post("/v1/ask", json={"question": "why " * 600}).status_code == 200
         body = assert_error(
             http.post("/v1/ask", json={"question": "why " * 1100}), 422, "invalid_request"
@@ -140,9 +140,9 @@ def test_question_limit_is_the_setting(make_server: ServerFactory) -> None:
 
 
 def test_chat_question_too_long(make_server: ServerFactory) -> None:
-    url = make_server(max_question_chars=50)
+    site = make_server(max_question_chars=50)
     messages = [{"role": "user", "content": "why " * 30}]
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=site.url) as http:
         body = assert_error(
             http.post("/v1/chat/completions", json={"model": "n", "messages": messages}),
             422,
@@ -152,8 +152,8 @@ def test_chat_question_too_long(make_server: ServerFactory) -> None:
 
 
 def test_api_keys(make_server: ServerFactory) -> None:
-    url = make_server(api_keys="first-key,second-key")
-    with httpx.Client(base_url=url) as http:
+    site = make_server(api_keys="first-key,second-key")
+    with httpx.Client(base_url=site.url) as http:
         assert_error(http.get("/v1/documents"), 401, "unauthorized")
         wrong = http.get("/v1/documents", headers={"Authorization": "Bearer nope"})
         assert_error(wrong, 401, "unauthorized")
@@ -166,8 +166,8 @@ def test_api_keys(make_server: ServerFactory) -> None:
 
 
 def test_rate_limit(make_server: ServerFactory) -> None:
-    url = make_server(rate_limit_per_minute=3)
-    with httpx.Client(base_url=url) as http:
+    site = make_server(rate_limit_per_minute=3)
+    with httpx.Client(base_url=site.url) as http:
         statuses = [http.get("/v1/models").status_code for _ in range(4)]
         assert statuses[:3] == [200, 200, 200]
         limited = http.get("/v1/models")
@@ -181,8 +181,8 @@ def test_cors_is_closed_by_default_and_opens_for_the_allow_list(
 ) -> None:
     origin = {"Origin": "https://agency.example"}
     assert "access-control-allow-origin" not in client.get("/v1/models", headers=origin).headers
-    url = make_server(cors_origins="https://agency.example")
-    with httpx.Client(base_url=url) as http:
+    site = make_server(cors_origins="https://agency.example")
+    with httpx.Client(base_url=site.url) as http:
         allowed = http.get("/v1/models", headers=origin)
         assert allowed.headers["access-control-allow-origin"] == "https://agency.example"
         other = http.get("/v1/models", headers={"Origin": "https://evil.example"})
@@ -200,11 +200,11 @@ def test_readyz_reports_a_missing_index(tmp_path: Path) -> None:
     from tests.conftest import running
 
     settings = Settings(data_dir=tmp_path / "empty", corpus_dir=tmp_path / "corpus")
-    with running(create_app(settings)) as url, httpx.Client(base_url=url) as http:
+    with running(create_app(settings), settings) as url, httpx.Client(base_url=url) as http:
         ready = http.get("/readyz")
         assert ready.status_code == 503 and "nurture ingest" in ready.json()["reason"]
         assert http.get("/healthz").status_code == 200
-        assert_error(http.post("/v1/ask", json={"question": "sleep tips"}), 503, "indexnotready")
+        assert_error(http.post("/v1/ask", json={"question": "sleep tips"}), 503, "index_not_ready")
         emergency = http.post("/v1/ask", json={"question": "my baby has stopped breathing"})
         assert emergency.status_code == 200
         assert emergency.json()["safety"]["category"] == "emergency"
