@@ -10,8 +10,7 @@ from collections import OrderedDict, deque
 from api.errors import InvalidRequestError, NotFoundError
 from api.metrics import Metrics
 from api.storage import Storage
-from assistant.config import Settings
-from assistant.models import Answer, Message
+from assistant import Answer, Message, Settings
 
 
 class RecentQuestions:

@@ -20,8 +20,7 @@ from api.conversations import Conversations
 from api.errors import RateLimitedError, UnauthorizedError
 from api.metrics import Metrics
 from api.storage import Storage
-from assistant.config import Settings
-from assistant.service import Assistant
+from assistant import Assistant, Settings
 
 
 async def get_settings_dep(request: Request) -> Settings:

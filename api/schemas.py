@@ -10,8 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from assistant.models import Answer, Citation, DocType, SafetyInfo
-from assistant.retrieve import Filters
+from assistant import Answer, Citation, DocType, Filters, SafetyInfo
 
 
 class ErrorDetail(BaseModel):

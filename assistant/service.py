@@ -268,6 +268,11 @@ class Assistant:
             return f"{previous[-1]} {question}"
         return question
 
+    @property
+    def generation(self) -> str | None:
+        """The index generation being served (for /readyz); None when no index is loaded."""
+        return self.retriever.view().generation if self.retriever else None
+
     @staticmethod
     def citation(n: int, hit: Hit) -> Citation:
         chunk = hit.chunk

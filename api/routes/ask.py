@@ -11,8 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import AssistantDep, ConversationsDep
 from api.errors import ErrorResponse, InternalError, log_unexpected
 from api.schemas import AskRequest, AskResponse, ErrorDetail, StreamDelta, StreamStart
-from assistant import NurtureError
-from assistant.compose import split_answer
+from assistant import NurtureError, split_answer
 
 router = APIRouter(tags=["ask"])
 ERRORS = {

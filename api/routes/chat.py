@@ -25,9 +25,7 @@ from api.schemas import (
     ModelCard,
     ModelList,
 )
-from assistant.compose import split_answer
-from assistant.config import Settings
-from assistant.models import Answer, Message
+from assistant import Answer, Message, Settings, split_answer
 
 router = APIRouter(tags=["openai"])
 _STARTED = int(time.time())

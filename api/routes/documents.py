@@ -8,7 +8,7 @@ from api.deps import AssistantDep
 from api.errors import NotFoundError
 from api.routes.ask import ERRORS
 from api.schemas import DocumentDetail, DocumentList, DocumentSummary, SectionOut
-from assistant.models import Document
+from assistant import Document
 
 router = APIRouter(tags=["documents"])
 

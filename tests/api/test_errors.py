@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
-import socket
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.errors import HTTP_ERROR_KIND, ApiError, ErrorResponse
+from assistant import NurtureError
 from tests.api.conftest import ServerFactory
+from tests.conftest import REPO
 
 
 def assert_error(response: httpx.Response, status: int, kind: str) -> dict:
     assert response.status_code == status, response.text
-    body = response.json()["error"]
+    assert kind in DECLARED_KINDS, f"{kind!r} is not a declared error kind"
+    body = ErrorResponse.model_validate(response.json()).model_dump()["error"]
     assert body["type"] == kind and body["message"] and body["request_id"]
     assert response.headers["x-request-id"] == body["request_id"]
     for leak in ("Traceback", "/work/", ".py", "site-packages"):
         assert leak not in response.text
     return body
+
+
+def subclasses(cls: type) -> list[type]:
+    return [sub for child in cls.__subclasses__() for sub in (child, *subclasses(child))]
+
+
+ERRORS = [error for error in subclasses(NurtureError) if error is not ApiError]
+DECLARED_KINDS = {error.kind for error in ERRORS} | {HTTP_ERROR_KIND}
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda error: error.__name__)
+def test_each_error_declares_its_kind_and_status(error: type[NurtureError]) -> None:
+    assert "kind" in vars(error) and "status_code" in vars(error)
+    assert re.fullmatch(r"[a-z]+(_[a-z]+)*", error.kind)
+    assert 400 <= error.status_code <= 599
+    others = [other for other in ERRORS if other.kind == error.kind and other is not error]
+    assert others == []
+
+
+def test_the_page_and_its_tests_use_declared_kinds() -> None:
+    page_tests = (REPO / "tests" / "browser" / "test_page.py").read_text(encoding="utf-8")
+    used = set(re.findall(r'\{"type": "([a-z_]+)"', page_tests))
+    assert used and used <= DECLARED_KINDS
+    # The page's own kind for a reply that is not our JSON (a proxy's error page, say).
+    assert f'type: "{HTTP_ERROR_KIND}"' in (REPO / "api" / "static" / "app.js").read_text()
 
 
 def test_question_too_long_names_the_field(client: httpx.Client) -> None:
@@ -59,7 +89,7 @@ def test_body_over_16_kib_is_refused_before_parsing(client: httpx.Client) -> Non
 def test_chunked_body_over_the_limit_is_refused(server: str) -> None:
     """No Content-Length: the limit is enforced while the body arrives."""
 
-    def chunks():  # noqa: ANN202
+    def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b'{"question": "' + b"a" * 1000
 
@@ -208,9 +238,3 @@ def test_readyz_reports_a_missing_index(tmp_path: Path) -> None:
         emergency = http.post("/v1/ask", json={"question": "my baby has stopped breathing"})
         assert emergency.status_code == 200
         assert emergency.json()["safety"]["category"] == "emergency"
-
-
-def test_server_binds_loopback_only(server: str) -> None:
-    host = server.split("//")[1].split(":")[0]
-    assert host == "127.0.0.1"
-    assert socket.gethostbyname(host).startswith("127.")
