@@ -82,6 +82,9 @@ class _HeaderGuard:
                 b"HTTP/1.1 " + status + b"\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
             )
         self.transport.close()
+        # Uncounted at once: uvicorn's cap counts connections, and `connection_lost` (which
+        # also does this) may come after a waiting request's headers.
+        self.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
         waiting = self._timer is not None

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+import api.server
 from tests.api.conftest import ServerFactory
 
 SLOW_HEADERS = 100
@@ -57,8 +59,14 @@ def closed_by_server(sock: socket.socket, within: float) -> bytes | None:
     return received
 
 
-@pytest.fixture
-def guarded_url(make_server: ServerFactory) -> str:
+@pytest.fixture(params=["httptools", "h11"])
+def guarded_url(
+    request: pytest.FixtureRequest, make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The server with short timeouts, on uvicorn's fastest parser and on its pure-Python one
+    (what runs where httptools is not installed)."""
+    if request.param == "h11":
+        monkeypatch.setattr(api.server, "FastestProtocol", H11Protocol)
     return make_server(
         header_timeout_seconds=TIMEOUT,
         body_timeout_seconds=TIMEOUT,
