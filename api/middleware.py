@@ -121,7 +121,7 @@ class RequestContext:
                         )
                     # else a reply is under way: returning unfinished makes the server drop
                     # the connection, which is all that can be done.
-        if refused is not None:
+        if refused is not None and not response_started:
             await self._refuse(send_with_id, refused, request_id)
         path = self.route_of(scope)
         seconds = time.perf_counter() - started
