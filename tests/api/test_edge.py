@@ -96,6 +96,13 @@ def test_a_lone_surrogate_is_a_422_on_every_route(
     assert body["fields"] == [field] and "surrogate" in body["message"]
 
 
+@pytest.mark.parametrize("path", ["/v1/search?q=%ED%A0%80", "/v1/documents/%ED%A0%80"])
+def test_a_surrogate_in_a_url_is_replaced_not_a_failure(client: httpx.Client, path: str) -> None:
+    """URLs carry bytes, decoded as UTF-8 with replacement: a surrogate's bytes never reach
+    the app as a lone surrogate."""
+    assert client.get(path).status_code in (200, 404)
+
+
 def test_a_bug_is_a_500_with_a_request_id_and_one_traceback_a_minute(
     fixture_settings: Settings,
     fixture_assistant: Assistant,
