@@ -253,6 +253,11 @@ class Assistant:
             logger.warning("could not embed the question: %s", type(error).__name__)
             return None
 
+    @property
+    def generation(self) -> str | None:
+        """The index generation being served (for /readyz); None when no index is loaded."""
+        return self.retriever.view().generation if self.retriever else None
+
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
         return self._ready().view().documents
@@ -267,11 +272,6 @@ class Assistant:
         if _FOLLOW_UP.search(question) or len(content_words) <= 2:
             return f"{previous[-1]} {question}"
         return question
-
-    @property
-    def generation(self) -> str | None:
-        """The index generation being served (for /readyz); None when no index is loaded."""
-        return self.retriever.view().generation if self.retriever else None
 
     @staticmethod
     def citation(n: int, hit: Hit) -> Citation:
