@@ -17,14 +17,13 @@ from starlette.types import Scope
 
 from api import errors
 from api.conversations import Conversations
-from api.deps import RateLimiter, rate_limit, require_api_key
+from api.deps import RateLimiter, rate_limit, require_api_key, require_metrics_key
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.redact import redact
 from api.routes import ask, chat, documents, feedback, health, search
 from api.storage import Storage
-from assistant.config import Settings, get_settings
-from assistant.service import Assistant
+from assistant import Assistant, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +46,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        app.state.auth_failures = RateLimiter(settings.auth_failures_per_minute)
         app.state.storage = storage = Storage(
             settings.database_path,
             store_questions=settings.store_questions,
@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     guards = [Depends(require_api_key), Depends(rate_limit)]
     for router in (ask.router, chat.router, search.router, documents.router, feedback.router):
         app.include_router(router, prefix="/v1", dependencies=guards)
-    app.include_router(health.router)
+    # The health router stays open for probes, except /metrics (see `require_metrics_key`).
+    app.include_router(health.router, dependencies=[Depends(require_metrics_key)])
 
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         RequestContext,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
         route_of=route_of,
     )
     return app

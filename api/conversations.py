@@ -7,11 +7,10 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from api.errors import ApiError
+from api.errors import InvalidRequestError, NotFoundError
 from api.metrics import Metrics
 from api.storage import Storage
-from assistant.config import Settings
-from assistant.models import Answer, Message
+from assistant import Answer, Message, Settings
 
 
 class RecentQuestions:
@@ -51,16 +50,12 @@ class Conversations:
     def check(self, question: str, field: str) -> None:
         limit = self.settings.max_question_chars
         if len(question) > limit:
-            raise ApiError(
-                422,
-                "invalid_request",
+            raise InvalidRequestError(
                 f"{field}: the question is {len(question)} characters; the limit is {limit}",
                 fields=[field],
             )
         if not question.strip():
-            raise ApiError(
-                422, "invalid_request", f"{field}: the question is empty", fields=[field]
-            )
+            raise InvalidRequestError(f"{field}: the question is empty", fields=[field])
 
     def history(self, conversation_id: str | None, *, urgent: bool = False) -> list[Message]:
         """Earlier turns. An unknown id is a 404, except for an urgent message (its safety
@@ -71,9 +66,7 @@ class Conversations:
         if known is None or (not known and urgent):
             return self.recent.history(conversation_id)
         if not known:
-            raise ApiError(
-                404,
-                "not_found",
+            raise NotFoundError(
                 f"conversation_id {conversation_id!r} is not known; "
                 "leave it out to start a new one",
                 fields=["conversation_id"],

@@ -5,21 +5,22 @@ thread pool, a hop per dependency per request that costs real time under load.""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import threading
 import time
 from collections import OrderedDict
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from api.conversations import Conversations
-from api.errors import ApiError, with_safety_lines
+from api.errors import RateLimitedError, UnauthorizedError
 from api.metrics import Metrics
 from api.storage import Storage
-from assistant.config import Settings
-from assistant.service import Assistant
+from assistant import Assistant, Settings
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -48,24 +49,78 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`, normalised: the scheme in any case, any
+    spaces around; "" when there is none."""
+    parts = request.headers.get("authorization", "").split(None, 1)
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return parts[1].strip()
+    return ""
+
+
+def _is_trusted(address: str, trusted: list[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_address(request: Request, trusted: list[IPv4Network | IPv6Network]) -> str:
+    """The client's address: the connecting peer, unless that is one of our trusted proxies
+    (NURTURE_TRUSTED_PROXIES); then the nearest X-Forwarded-For entry that is not a trusted
+    proxy (entries further left were written by the client and prove nothing)."""
+    peer = request.client.host if request.client else "unknown"
+    if not _is_trusted(peer, trusted):
+        return peer
+    forwarded = [
+        entry.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for entry in header.split(",")
+        if entry.strip()
+    ]
+    for entry in reversed(forwarded):
+        if not _is_trusted(entry, trusted):
+            return entry[:64]
+    return forwarded[0] if forwarded else peer
+
+
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(wait)))}
+
+
 async def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """When NURTURE_API_KEYS is set, one of the keys. Failures are counted per client address:
+    beyond NURTURE_AUTH_FAILURES_PER_MINUTE, every attempt gets 429 until the count refills."""
     keys = settings.api_key_list
     if not keys:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    supplied = token.strip().encode() if scheme.lower() == "bearer" else b""
+    failures: RateLimiter = request.app.state.auth_failures
+    address = client_address(request, settings.trusted_proxy_networks)
+    wait = failures.waiting(address)
+    if wait is not None:
+        raise RateLimitedError(
+            "too many attempts with a wrong API key from this address; wait and try again",
+            headers=_retry_after(wait),
+        )
+    supplied = bearer_token(request).encode()
     # Compare with every key, in constant time, so timing reveals neither key nor position.
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(supplied, key.encode())
     if not matched:
-        raise ApiError(
-            401,
-            "unauthorized",
+        failures.check(address)
+        raise UnauthorizedError(
             "this API needs a key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+async def require_metrics_key(request: Request, settings: SettingsDep) -> None:
+    """`/metrics` (traffic, safety and abstention counts) needs an API key whenever keys are
+    set; `/healthz` and `/readyz` stay open for load balancers' probes."""
+    if request.scope["route"].path == "/metrics":
+        await require_api_key(request, settings)
 
 
 class RateLimiter:
@@ -78,14 +133,13 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def check(self, client: str) -> float | None:
-        """None if allowed, else the seconds to wait."""
+    def _take(self, client: str, cost: float) -> float | None:
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.pop(client, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
+                self._buckets[client] = (tokens - cost, now)
                 wait = None
             else:
                 self._buckets[client] = (tokens, now)
@@ -94,18 +148,27 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         return wait
 
+    def check(self, client: str) -> float | None:
+        """Take one: None if allowed, else the seconds to wait."""
+        return self._take(client, 1.0)
 
-async def rate_limit(request: Request) -> None:
-    client = request.headers.get("authorization") or (
-        request.client.host if request.client else "unknown"
-    )
+    def waiting(self, client: str) -> float | None:
+        """The seconds to wait before `client` may go again, None if it may now; takes none."""
+        return self._take(client, 0.0)
+
+
+async def rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Per API key when keys are set (the key, however its header is written), else per client
+    address: never per anything else a client can vary at will."""
+    token = bearer_token(request) if settings.api_key_list else ""
+    if token:
+        client = "key:" + hashlib.sha256(token.encode()).hexdigest()
+    else:
+        client = "address:" + client_address(request, settings.trusted_proxy_networks)
     wait = request.app.state.rate_limiter.check(client)
     if wait is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            with_safety_lines("too many requests from this client; wait and try again."),
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        raise RateLimitedError(
+            "too many requests from this client; wait and try again", headers=_retry_after(wait)
         )
 
 

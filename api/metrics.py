@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from assistant.models import Answer
+from assistant import Answer
 
 
 class Metrics:

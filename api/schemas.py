@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from assistant.models import Answer, Citation, DocType, SafetyInfo
-from assistant.retrieve import Filters
+from assistant import Answer, Citation, DocType, Filters, SafetyInfo
 
 
 class ErrorDetail(BaseModel):
@@ -22,7 +24,45 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-class AskRequest(BaseModel):
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogates(value: Any, location: tuple[str | int, ...]) -> Iterator[InitErrorDetails]:
+    if isinstance(value, str):
+        if match := _LONE_SURROGATE.search(value):
+            yield InitErrorDetails(
+                type=PydanticCustomError(
+                    "unpaired_surrogate",
+                    "text holds an unpaired surrogate ({code}); send valid Unicode text",
+                    {"code": f"\\u{ord(match.group()):04x}"},
+                ),
+                loc=location,
+                input=value,
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _surrogates(key, location)
+            yield from _surrogates(item, (*location, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _surrogates(item, (*location, index))
+
+
+class RequestBody(BaseModel):
+    """A request body. JSON may spell a lone surrogate (`"\\ud800"`); Python keeps it in the
+    string, and SQLite, the tokenizer or the reply would fail on it later. Every request body
+    refuses one anywhere (extra fields included) with a 422 naming the field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        problems = list(_surrogates(data, ()))
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return data
+
+
+class AskRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(
         min_length=1,
@@ -107,7 +147,7 @@ class DocumentList(BaseModel):
     documents: list[DocumentSummary]
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
     answer_id: str = Field(min_length=1, max_length=64)
     rating: Literal["up", "down"]
@@ -140,7 +180,7 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     model_config = ConfigDict(extra="allow")  # temperature, top_p ... are accepted and ignored
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)

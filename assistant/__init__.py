@@ -1,5 +1,6 @@
 """Nurture's answering core. The public surface is `__all__`; everything else may change."""
 
+from assistant.compose import split_answer
 from assistant.config import Settings, get_settings
 from assistant.errors import (
     ConfigError,
@@ -9,7 +10,15 @@ from assistant.errors import (
     IngestLockedError,
     NurtureError,
 )
-from assistant.models import Answer, Citation, Message, RelatedDocument, SafetyInfo
+from assistant.models import (
+    Answer,
+    Citation,
+    DocType,
+    Document,
+    Message,
+    RelatedDocument,
+    SafetyInfo,
+)
 from assistant.retrieve import Filters
 from assistant.service import Assistant
 
@@ -19,6 +28,8 @@ __all__ = [
     "Citation",
     "ConfigError",
     "CorpusError",
+    "DocType",
+    "Document",
     "Filters",
     "GeneratorUnavailableError",
     "IndexNotReadyError",
@@ -29,4 +40,5 @@ __all__ = [
     "SafetyInfo",
     "Settings",
     "get_settings",
+    "split_answer",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -143,6 +144,41 @@ class Settings(BaseSettings):
     max_history_messages: int = Field(20, ge=0, description="Chat messages accepted per request.")
     rate_limit_per_minute: int = Field(60, ge=1, description="Requests per client per minute.")
     openai_model_id: str = Field("nurture", description="Model id shown to OpenAI clients.")
+    # The HTTP edge: safe without a reverse proxy, though production should have one (README)
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For names the client; empty = the connecting address is the client.",
+    )
+    auth_failures_per_minute: int = Field(
+        10, ge=1, description="Failed API key checks per client address a minute before 429."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a connection has to send a request's headers."
+    )
+    body_timeout_seconds: float = Field(
+        20.0, gt=0, description="Time a request's body has to arrive (408 beyond)."
+    )
+    keep_alive_seconds: int = Field(5, ge=1, description="Idle time before a connection closes.")
+    max_connections: int = Field(
+        256, ge=1, description="Open connections at most; requests beyond get 503."
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Request line and headers at most (431 beyond)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"NURTURE_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:
@@ -164,6 +200,14 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [
+            ip_network(entry.strip(), strict=False)
+            for entry in self.trusted_proxies.split(",")
+            if entry.strip()
+        ]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -87,7 +87,7 @@ class SentenceTransformerEmbedder:
         return model
 
     @cached_property
-    def _tokenizer(self):  # noqa: ANN202 - a tokenizers.Tokenizer, imported lazily
+    def _tokenizer(self):  # a tokenizers.Tokenizer, imported lazily
         from tokenizers import Tokenizer
 
         path = Path(self.model_path) / "tokenizer.json"

@@ -41,7 +41,7 @@ class LLMGenerator:
     ) -> list[Sentence]:
         try:
             reply = self.model.invoke(self.messages(question, passages, history))
-        except Exception as error:  # noqa: BLE001 - any transport or API failure
+        except Exception as error:
             raise GeneratorUnavailableError(
                 f"the language model could not be reached ({type(error).__name__})"
             ) from error

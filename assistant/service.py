@@ -169,7 +169,7 @@ class Assistant:
             retrieval = self.retrieve(
                 query, filters, query_vector=vector if query == question else None
             )
-        except Exception as error:  # noqa: BLE001 - the retrieval boundary: see `unavailable`
+        except Exception as error:
             if safety.category == "none":
                 raise unavailable(error) from error
             logger.warning(
@@ -283,7 +283,7 @@ class Assistant:
         `IndexNotReadyError` (503)."""
         try:
             return self._ready().search(query, filters=filters, k=k, query_vector=query_vector)
-        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+        except Exception as error:
             raise unavailable(error) from error
 
     def _embed(self, question: str) -> np.ndarray | None:
@@ -296,11 +296,16 @@ class Assistant:
             logger.warning("could not embed the question: %s", type(error).__name__)
             return None
 
+    @property
+    def generation(self) -> str | None:
+        """The index generation being served (for /readyz); None when no index is loaded."""
+        return self.retriever.view().generation if self.retriever else None
+
     def documents(self) -> dict[str, Document]:
         """The documents of the serving generation, by id (for opening citations)."""
         try:
             return self._ready().view().documents
-        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+        except Exception as error:
             raise unavailable(error) from error
 
     @staticmethod

@@ -74,7 +74,9 @@ def embedding_ceiling(
     return threads * each / (time.perf_counter() - started)
 
 
-def synthesise(chunks: list[Chunk], vectors: np.ndarray, total: int, seed: int = 7):  # noqa: ANN201
+def synthesise(
+    chunks: list[Chunk], vectors: np.ndarray, total: int, seed: int = 7
+) -> tuple[list[Chunk], np.ndarray]:
     """`total` chunks made from pairs of real ones: text from both, a vector between both.
 
     Embedding 100k texts would take this machine most of an hour; mixing real vectors keeps

@@ -350,13 +350,15 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.server import server_config
 
     settings = get_settings()
     logging.getLogger("api.access").setLevel(logging.INFO)
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
+        settings,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
-        access_log=False,  # our own access log carries ids and timings, never question text
     )
+    uvicorn.Server(config).run()

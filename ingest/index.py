@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 class VerificationError(NurtureError):
     """A freshly built generation did not pass its checks; it is never made active."""
 
+    status_code = 500
+    kind = "index_verification_failed"
+
 
 def build_lexical(chunks: Sequence[Chunk], directory: Path) -> None:
     LexicalIndex.build([c.id for c in chunks], [c.embedding_text() for c in chunks]).save(directory)

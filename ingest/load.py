@@ -172,7 +172,7 @@ def split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, int]
 
 def _parse_yaml(text: str, shown: str, first_line: int) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(text, Loader=_TextDatesLoader)  # a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -233,7 +233,7 @@ def docx_to_markdown(data: bytes, shown: str) -> str:
 
     try:
         document = DocxDocument(io.BytesIO(data))
-    except Exception as error:  # python-docx raises several unrelated types for bad files
+    except Exception as error:  # noqa: BLE001 - python-docx raises unrelated types for bad files
         raise CorpusError(
             shown, f"the Word file cannot be read ({type(error).__name__}); save it again as .docx"
         ) from None

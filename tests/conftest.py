@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.server import server_config
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
 from assistant.service import Assistant
@@ -181,9 +182,15 @@ def shipped_assistant(
 
 
 @contextmanager
-def running(app: object) -> Iterator[str]:
+def running(app: object, settings: Settings | None = None) -> Iterator[str]:
+    """`app` on a free loopback port. Given the app's `settings`, it is served exactly as
+    `nurture serve` serves it (api/server.py: timeouts, connection cap, no proxy headers)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    if settings is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    else:
+        served = with_changes(settings, host="127.0.0.1", port=port)
+        config = server_config(app, served, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -205,20 +212,22 @@ def with_changes(base: Settings, **changes: object) -> Settings:
     return Settings(**{**base.model_dump(), **changes})
 
 
+@dataclass(frozen=True)
+class Site:
+    """A served app: where to reach it and the SQLite file it writes."""
+
+    url: str
+    db_path: Path
+
+
 @contextmanager
 def serving(
     base: Settings, assistant: Assistant, db_path: Path, **changes: object
-) -> Iterator[str]:
+) -> Iterator[Site]:
     """The whole app on a free loopback port with its own database, sharing `assistant`."""
     settings = with_changes(base, db_path=db_path, **changes)
-    with running(create_app(settings, assistant=assistant)) as url:
-        yield url
-
-
-@dataclass(frozen=True)
-class Site:
-    url: str
-    db_path: Path
+    with running(create_app(settings, assistant=assistant), settings) as url:
+        yield Site(url=url, db_path=db_path)
 
 
 @pytest.fixture(scope="session")
@@ -232,5 +241,5 @@ def site(
     db_path = tmp_path_factory.mktemp("site") / "nurture.sqlite3"
     with serving(
         fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000_000
-    ) as url:
-        yield Site(url=url, db_path=db_path)
+    ) as served:
+        yield served

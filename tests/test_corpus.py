@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from assistant.config import Settings
 from ingest.load import load_corpus
 from ingest.validate import validate_document
@@ -10,7 +12,7 @@ from tests.conftest import REPO, run_cli
 CORPUS = REPO / "corpus"
 
 
-def test_nurture_check_passes_on_the_shipped_corpus(tmp_path) -> None:  # noqa: ANN001
+def test_nurture_check_passes_on_the_shipped_corpus(tmp_path: Path) -> None:
     result = run_cli(Settings(corpus_dir=CORPUS, data_dir=tmp_path), "check")
     assert result.returncode == 0, result.stdout
     assert "0 error(s), 0 warning(s)" in result.stdout

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import AssistantDep, ConversationsDep
-from api.errors import ErrorResponse
+from api.errors import ErrorResponse, InternalError, log_unexpected
 from api.schemas import AskRequest, AskResponse, ErrorDetail, StreamDelta, StreamStart
-from assistant.compose import split_answer
+from assistant import NurtureError, split_answer
 
 router = APIRouter(tags=["ask"])
 ERRORS = {
@@ -50,9 +49,10 @@ def sse(event: str, data: str) -> str:
     },
 )
 def ask_stream(
-    body: AskRequest, assistant: AssistantDep, conversations: ConversationsDep
+    body: AskRequest, request: Request, assistant: AssistantDep, conversations: ConversationsDep
 ) -> StreamingResponse:
     """The same answer as /v1/ask, streamed: sources first, then the text, then the whole."""
+    request_id = request.state.request_id
     conversations.check(body.question, "question")
     history = conversations.history(body.conversation_id, urgent=assistant.urgent(body.question))
     prepared = assistant.prepare(body.question, history, body.filters)
@@ -78,12 +78,17 @@ def ask_stream(
             )
             yield sse("done", done.model_dump_json())
         except Exception as error:  # noqa: BLE001 - the stream has started: report in-band
+            if isinstance(error, NurtureError):
+                kind = error.kind
+            else:
+                kind = InternalError.kind
+                log_unexpected(error, "/v1/ask/stream", request_id)
             detail = ErrorDetail(
-                type="internal_error",
+                type=kind,
                 message=f"the answer could not be finished ({type(error).__name__}); try again",
-                request_id=answer_id,
+                request_id=request_id,
             )
-            yield sse("error", json.dumps(detail.model_dump()))
+            yield sse("error", detail.model_dump_json())
 
     return StreamingResponse(
         events(),

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from api.conversations import Conversations
 from api.deps import AssistantDep, ConversationsDep, SettingsDep
-from api.errors import ApiError
+from api.errors import InvalidRequestError
 from api.routes.ask import ERRORS
 from api.schemas import (
     ChatChoice,
@@ -25,9 +25,7 @@ from api.schemas import (
     ModelCard,
     ModelList,
 )
-from assistant.compose import split_answer
-from assistant.config import Settings
-from assistant.models import Answer, Message
+from assistant import Answer, Message, Settings, split_answer
 
 router = APIRouter(tags=["openai"])
 _STARTED = int(time.time())
@@ -53,16 +51,12 @@ def _conversation(
 ) -> tuple[str, list[Message]]:
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise InvalidRequestError(
             "messages: the last message must be from the user",
             fields=["messages"],
         )
     if len(body.messages) > settings.max_history_messages + 1:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise InvalidRequestError(
             f"messages: {len(body.messages)} messages; send at most "
             f"{settings.max_history_messages + 1} (the question and its recent history)",
             fields=["messages"],

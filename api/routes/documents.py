@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AssistantDep
-from api.errors import ApiError
+from api.errors import NotFoundError
 from api.routes.ask import ERRORS
 from api.schemas import DocumentDetail, DocumentList, DocumentSummary, SectionOut
-from assistant.models import Document
+from assistant import Document
 
 router = APIRouter(tags=["documents"])
 
@@ -37,7 +37,7 @@ def list_documents(assistant: AssistantDep) -> DocumentList:
 def get_document(doc_id: str, assistant: AssistantDep) -> DocumentDetail:
     doc = assistant.documents().get(doc_id)
     if doc is None:
-        raise ApiError(404, "not_found", f"no document {doc_id!r}; see GET /v1/documents")
+        raise NotFoundError(f"no document {doc_id!r}; see GET /v1/documents")
     return DocumentDetail(
         **summary(doc),
         jurisdiction=doc.meta.jurisdiction,

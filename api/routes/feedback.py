@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import StorageDep
-from api.errors import ApiError
+from api.errors import NotFoundError, StorageUnavailableError
 from api.routes.ask import ERRORS
 from api.schemas import FeedbackRequest, FeedbackResponse
 
@@ -23,16 +23,12 @@ def feedback(body: FeedbackRequest, storage: StorageDep) -> FeedbackResponse:
     known = storage.answer_exists(body.answer_id)
     # Unknown while writes are failing: the answer was probably not saved, so say so.
     if known is False and storage.available:
-        raise ApiError(
-            404, "not_found", f"answer_id {body.answer_id!r} is not known", fields=["answer_id"]
-        )
+        raise NotFoundError(f"answer_id {body.answer_id!r} is not known", fields=["answer_id"])
     feedback_id = None
     if known:
         feedback_id = storage.save_feedback(body.answer_id, body.rating, body.comment)
     if feedback_id is None:
-        raise ApiError(
-            503,
-            "storage_unavailable",
+        raise StorageUnavailableError(
             "your feedback could not be saved just now; please try again later",
             headers={"Retry-After": "60"},
         )

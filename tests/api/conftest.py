@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -12,25 +14,24 @@ from assistant.config import Settings
 from assistant.service import Assistant
 from tests.conftest import Site, serving
 
-ServerFactory = Callable[..., str]
+ServerFactory = Callable[..., Site]
 
 
 @pytest.fixture
 def make_server(
     fixture_settings: Settings, fixture_assistant: Assistant, tmp_path: Path
 ) -> Iterator[ServerFactory]:
-    """Start a server with some settings changed; stopped after the test."""
-    stack: list = []
+    """Start a server with some settings changed (each with its own database unless `db_path`
+    is given); stopped after the test."""
+    with ExitStack() as stack:
 
-    def start(**changes: object) -> str:
-        db_path = changes.pop("db_path", tmp_path / f"db{len(stack)}.sqlite3")
-        context = serving(fixture_settings, fixture_assistant, db_path, **changes)
-        stack.append(context)
-        return context.__enter__()
+        def start(**changes: object) -> Site:
+            db_path = changes.pop("db_path", None) or tmp_path / f"nurture-{uuid.uuid4().hex}.db"
+            return stack.enter_context(
+                serving(fixture_settings, fixture_assistant, db_path, **changes)
+            )
 
-    yield start
-    for context in reversed(stack):
-        context.__exit__(None, None, None)
+        yield start
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
-import socket
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.errors import HTTP_ERROR_KIND, ApiError, ErrorResponse
+from assistant import NurtureError
 from tests.api.conftest import ServerFactory
+from tests.conftest import REPO
 
 
 def assert_error(response: httpx.Response, status: int, kind: str) -> dict:
     assert response.status_code == status, response.text
-    body = response.json()["error"]
+    assert kind in DECLARED_KINDS, f"{kind!r} is not a declared error kind"
+    body = ErrorResponse.model_validate(response.json()).model_dump()["error"]
     assert body["type"] == kind and body["message"] and body["request_id"]
     assert response.headers["x-request-id"] == body["request_id"]
     for leak in ("Traceback", "/work/", ".py", "site-packages"):
         assert leak not in response.text
     return body
+
+
+def subclasses(cls: type) -> list[type]:
+    return [sub for child in cls.__subclasses__() for sub in (child, *subclasses(child))]
+
+
+ERRORS = [error for error in subclasses(NurtureError) if error is not ApiError]
+DECLARED_KINDS = {error.kind for error in ERRORS} | {HTTP_ERROR_KIND}
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda error: error.__name__)
+def test_each_error_declares_its_kind_and_status(error: type[NurtureError]) -> None:
+    assert "kind" in vars(error) and "status_code" in vars(error)
+    assert re.fullmatch(r"[a-z]+(_[a-z]+)*", error.kind)
+    assert 400 <= error.status_code <= 599
+    others = [other for other in ERRORS if other.kind == error.kind and other is not error]
+    assert others == []
+
+
+def test_the_page_and_its_tests_use_declared_kinds() -> None:
+    page_tests = (REPO / "tests" / "browser" / "test_page.py").read_text(encoding="utf-8")
+    used = set(re.findall(r'\{"type": "([a-z_]+)"', page_tests))
+    assert used and used <= DECLARED_KINDS
+    # The page's own kind for a reply that is not our JSON (a proxy's error page, say).
+    assert f'type: "{HTTP_ERROR_KIND}"' in (REPO / "api" / "static" / "app.js").read_text()
 
 
 def test_question_too_long_names_the_field(client: httpx.Client) -> None:
@@ -59,7 +89,7 @@ def test_body_over_16_kib_is_refused_before_parsing(client: httpx.Client) -> Non
 def test_chunked_body_over_the_limit_is_refused(server: str) -> None:
     """No Content-Length: the limit is enforced while the body arrives."""
 
-    def chunks():  # noqa: ANN202
+    def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b'{"question": "' + b"a" * 1000
 
@@ -118,9 +148,9 @@ def test_chat_needs_a_user_message_last(client: httpx.Client) -> None:
 
 
 def test_chat_history_is_limited(make_server: ServerFactory) -> None:
-    url = make_server(max_history_messages=2)
+    site = make_server(max_history_messages=2)
     messages = [{"role": "user", "content": "hello"}] * 5
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=site.url) as http:
         body = assert_error(
             http.post("/v1/chat/completions", json={"model": "n", "messages": messages}),
             422,
@@ -130,8 +160,8 @@ def test_chat_history_is_limited(make_server: ServerFactory) -> None:
 
 
 def test_question_limit_is_the_setting(make_server: ServerFactory) -> None:
-    url = make_server(max_question_chars=4000)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server(max_question_chars=4000)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         assert http.post("/v1/ask", json={"question": "why " * 600}).status_code == 200
         body = assert_error(
             http.post("/v1/ask", json={"question": "why " * 1100}), 422, "invalid_request"
@@ -140,9 +170,9 @@ def test_question_limit_is_the_setting(make_server: ServerFactory) -> None:
 
 
 def test_chat_question_too_long(make_server: ServerFactory) -> None:
-    url = make_server(max_question_chars=50)
+    site = make_server(max_question_chars=50)
     messages = [{"role": "user", "content": "why " * 30}]
-    with httpx.Client(base_url=url) as http:
+    with httpx.Client(base_url=site.url) as http:
         body = assert_error(
             http.post("/v1/chat/completions", json={"model": "n", "messages": messages}),
             422,
@@ -152,8 +182,8 @@ def test_chat_question_too_long(make_server: ServerFactory) -> None:
 
 
 def test_api_keys(make_server: ServerFactory) -> None:
-    url = make_server(api_keys="first-key,second-key")
-    with httpx.Client(base_url=url) as http:
+    site = make_server(api_keys="first-key,second-key")
+    with httpx.Client(base_url=site.url) as http:
         assert_error(http.get("/v1/documents"), 401, "unauthorized")
         wrong = http.get("/v1/documents", headers={"Authorization": "Bearer nope"})
         assert_error(wrong, 401, "unauthorized")
@@ -166,8 +196,8 @@ def test_api_keys(make_server: ServerFactory) -> None:
 
 
 def test_rate_limit(make_server: ServerFactory) -> None:
-    url = make_server(rate_limit_per_minute=3)
-    with httpx.Client(base_url=url) as http:
+    site = make_server(rate_limit_per_minute=3)
+    with httpx.Client(base_url=site.url) as http:
         statuses = [http.get("/v1/models").status_code for _ in range(4)]
         assert statuses[:3] == [200, 200, 200]
         limited = http.get("/v1/models")
@@ -181,8 +211,8 @@ def test_cors_is_closed_by_default_and_opens_for_the_allow_list(
 ) -> None:
     origin = {"Origin": "https://agency.example"}
     assert "access-control-allow-origin" not in client.get("/v1/models", headers=origin).headers
-    url = make_server(cors_origins="https://agency.example")
-    with httpx.Client(base_url=url) as http:
+    site = make_server(cors_origins="https://agency.example")
+    with httpx.Client(base_url=site.url) as http:
         allowed = http.get("/v1/models", headers=origin)
         assert allowed.headers["access-control-allow-origin"] == "https://agency.example"
         other = http.get("/v1/models", headers={"Origin": "https://evil.example"})
@@ -200,17 +230,11 @@ def test_readyz_reports_a_missing_index(tmp_path: Path) -> None:
     from tests.conftest import running
 
     settings = Settings(data_dir=tmp_path / "empty", corpus_dir=tmp_path / "corpus")
-    with running(create_app(settings)) as url, httpx.Client(base_url=url) as http:
+    with running(create_app(settings), settings) as url, httpx.Client(base_url=url) as http:
         ready = http.get("/readyz")
         assert ready.status_code == 503 and "nurture ingest" in ready.json()["reason"]
         assert http.get("/healthz").status_code == 200
-        assert_error(http.post("/v1/ask", json={"question": "sleep tips"}), 503, "indexnotready")
+        assert_error(http.post("/v1/ask", json={"question": "sleep tips"}), 503, "index_not_ready")
         emergency = http.post("/v1/ask", json={"question": "my baby has stopped breathing"})
         assert emergency.status_code == 200
         assert emergency.json()["safety"]["category"] == "emergency"
-
-
-def test_server_binds_loopback_only(server: str) -> None:
-    host = server.split("//")[1].split(":")[0]
-    assert host == "127.0.0.1"
-    assert socket.gethostbyname(host).startswith("127.")

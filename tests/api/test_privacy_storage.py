@@ -87,16 +87,16 @@ def test_existing_database_file_is_made_private(tmp_path: Path) -> None:
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
-def test_store_questions_off_stores_no_comment(make_server: ServerFactory, tmp_path: Path) -> None:
-    url = make_server(store_questions=False)
-    with httpx.Client(base_url=url, timeout=30) as http:
+def test_store_questions_off_stores_no_comment(make_server: ServerFactory) -> None:
+    site = make_server(store_questions=False)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         answer_id = http.post("/v1/ask", json={"question": "what is pause"}).json()["answer_id"]
         reply = http.post(
             "/v1/feedback",
             json={"answer_id": answer_id, "rating": "down", "comment": "too long (c-8841)"},
         )
     assert reply.status_code == 201
-    database = sqlite3.connect(tmp_path / "db0.sqlite3")
+    database = sqlite3.connect(site.db_path)
     assert database.execute("SELECT rating, comment FROM feedback").fetchall() == [("down", None)]
     assert "c-8841" not in "\n".join(database.iterdump())
 
@@ -112,8 +112,8 @@ def test_log_limiter_allows_one_line_per_kind_per_period() -> None:
 
 
 def test_rate_limited_ask_still_gives_the_999_line(make_server: ServerFactory) -> None:
-    url = make_server(rate_limit_per_minute=1)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server(rate_limit_per_minute=1)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         http.post("/v1/ask", json={"question": "what is pause"})
         limited = http.post("/v1/ask", json={"question": "my baby has stopped breathing"})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
@@ -127,8 +127,8 @@ def test_retention_runs_daily_while_serving(
 
     monkeypatch.setattr(api.app, "PURGE_EVERY_SECONDS", 0.2)
     path = tmp_path / "db.sqlite3"
-    url = make_server(db_path=path, retention_days=30)
-    with httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server(db_path=path, retention_days=30)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         http.post("/v1/ask", json={"question": "what is pause"})
     database = sqlite3.connect(path, isolation_level=None)
     old = (datetime.now(UTC) - timedelta(days=31)).isoformat()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,17 +27,17 @@ DETAILS = {
 
 @pytest.mark.parametrize("kind", sorted(DETAILS))
 def test_each_kind_of_detail_is_redacted_in_the_database(
-    make_server: ServerFactory, tmp_path: Path, kind: str
+    make_server: ServerFactory, kind: str
 ) -> None:
     text, secret, label = DETAILS[kind]
-    url = make_server()
-    with httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server()
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         answer = http.post("/v1/ask", json={"question": f"{text}. how do i settle her?"}).json()
         http.post(
             "/v1/feedback",
             json={"answer_id": answer["answer_id"], "rating": "up", "comment": text},
         )
-    database = sqlite3.connect(tmp_path / "db0.sqlite3")
+    database = sqlite3.connect(site.db_path)
     question = database.execute("SELECT question FROM answers").fetchone()[0]
     comment = database.execute("SELECT comment FROM feedback").fetchone()[0]
     dump = "\n".join(database.iterdump())
@@ -46,9 +45,9 @@ def test_each_kind_of_detail_is_redacted_in_the_database(
     assert label in question and label in comment
 
 
-def test_no_question_text_when_storing_is_off(make_server: ServerFactory, tmp_path: Path) -> None:
-    url = make_server(store_questions=False)
-    with httpx.Client(base_url=url, timeout=30) as http:
+def test_no_question_text_when_storing_is_off(make_server: ServerFactory) -> None:
+    site = make_server(store_questions=False)
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         first = http.post(
             "/v1/ask", json={"question": "how do I get a baby ready for family time? (q-5521)"}
         )
@@ -57,7 +56,7 @@ def test_no_question_text_when_storing_is_off(make_server: ServerFactory, tmp_pa
             "/v1/ask", json={"question": "and afterwards?", "conversation_id": conversation}
         )
     assert follow.json()["citations"][0]["doc_id"] == "guidance/family-time"
-    database = sqlite3.connect(tmp_path / "db0.sqlite3")
+    database = sqlite3.connect(site.db_path)
     assert database.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 2
     stored = database.execute("SELECT question FROM answers WHERE question IS NOT NULL")
     assert stored.fetchall() == []
@@ -68,8 +67,8 @@ def test_logs_never_contain_the_question(
     make_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = "zebra-crossing-question-7731"
-    url = make_server()
-    with caplog.at_level(logging.DEBUG), httpx.Client(base_url=url, timeout=30) as http:
+    site = make_server()
+    with caplog.at_level(logging.DEBUG), httpx.Client(base_url=site.url, timeout=30) as http:
         http.post("/v1/ask", json={"question": f"my baby isnt breathing {secret}"})
         http.post("/v1/ask/stream", json={"question": f"how to settle {secret}"})
         http.post(
@@ -81,16 +80,16 @@ def test_logs_never_contain_the_question(
     assert all(secret not in record.getMessage() for record in caplog.records)
 
 
-def test_schema_is_migrated_once(make_server: ServerFactory, tmp_path: Path) -> None:
-    make_server()
-    make_server(db_path=tmp_path / "db0.sqlite3")  # the same file opened again
-    database = sqlite3.connect(tmp_path / "db0.sqlite3")
+def test_schema_is_migrated_once(make_server: ServerFactory) -> None:
+    site = make_server()
+    make_server(db_path=site.db_path)  # the same file opened again
+    database = sqlite3.connect(site.db_path)
     assert database.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
-def test_feedback_is_one_record_per_answer(make_server: ServerFactory, tmp_path: Path) -> None:
-    url = make_server()
-    with httpx.Client(base_url=url, timeout=30) as http:
+def test_feedback_is_one_record_per_answer(make_server: ServerFactory) -> None:
+    site = make_server()
+    with httpx.Client(base_url=site.url, timeout=30) as http:
         answer_id = http.post("/v1/ask", json={"question": "what is pause"}).json()["answer_id"]
         first = http.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"})
         second = http.post(
@@ -99,11 +98,7 @@ def test_feedback_is_one_record_per_answer(make_server: ServerFactory, tmp_path:
         )
         third = http.post("/v1/feedback", json={"answer_id": answer_id, "rating": "down"})
     assert first.json()["id"] == second.json()["id"] == third.json()["id"]
-    rows = (
-        sqlite3.connect(tmp_path / "db0.sqlite3")
-        .execute("SELECT rating, comment FROM feedback")
-        .fetchall()
-    )
+    rows = sqlite3.connect(site.db_path).execute("SELECT rating, comment FROM feedback").fetchall()
     assert rows == [("down", "it was long")]
 
 

@@ -118,7 +118,7 @@ def test_database_full(
         with httpx.Client(base_url=url, timeout=60) as http:
             assert_answers_served(http)
             storage = app.state.storage
-            with storage._lock:  # noqa: SLF001 - max_page_count is set per connection
+            with storage._lock:
                 pages = storage._db.execute("PRAGMA page_count").fetchone()[0]
                 storage._db.execute(f"PRAGMA max_page_count = {pages}")
             for _ in range(5):
@@ -133,7 +133,7 @@ def test_database_full(
             assert len(full) == 1, full  # 40 failed writes, one log line
             assert not any(r.exc_info for r in caplog.records if r.name == STORAGE_LOGGER)
 
-            with storage._lock:  # noqa: SLF001
+            with storage._lock:
                 storage._db.execute("PRAGMA max_page_count = 1073741823")
             assert_answers_served(http)
             assert http.get("/readyz").json()["status"] == "ready"

@@ -13,7 +13,7 @@ from filelock import FileLock
 
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
-from assistant.errors import IndexNotReadyError
+from assistant.errors import IndexNotReadyError, NurtureError
 from assistant.store import IndexStore, open_store
 from ingest.pipeline import Pipeline, ingest_lock
 from tests.conftest import BIN, REPO, cli_env, run_cli
@@ -126,7 +126,7 @@ def test_nothing_indexable_changes_nothing(
         path.write_text("no front matter\n")
     for path in settings.corpus_dir.rglob("*.meta.yaml"):
         path.unlink()
-    with pytest.raises(Exception, match="no document could be indexed"):
+    with pytest.raises(NurtureError, match="no document could be indexed"):
         Pipeline(settings, store, embedder).run()
     assert store.active() is None
 
