@@ -30,7 +30,7 @@ SPLITS: tuple[Split, ...] = ("train", "dev", "blind")
 # Cost-sensitive thresholds: each category's threshold is this share of one common level, so a
 # possible emergency is flagged on weaker evidence than a possible medical question.
 WEIGHT: dict[SafetyCategory, float] = {
-    "emergency": 0.7,
+    "emergency": 0.5,
     "safeguarding": 0.85,
     "carer_crisis": 0.85,
     "medical": 1.0,
@@ -38,7 +38,7 @@ WEIGHT: dict[SafetyCategory, float] = {
 # The common level is the lowest at which triage as a whole (rules and classifier) raises false
 # alarms on at most these shares of dev's calm messages: ordinary questions, and hard negatives
 # (alarming words used calmly, in training, hypothetically or about the past).
-ORDINARY_FALSE_ALARM_CAP = 0.05
+ORDINARY_FALSE_ALARM_CAP = 0.03
 HARD_NEGATIVE_FALSE_ALARM_CAP = 0.35
 # Inverse regularisation strength of the logistic head, chosen on dev against C = 2 and 32, a
 # 256-unit MLP and k-nearest neighbours (docs/safety-triage.md).
