@@ -156,7 +156,10 @@ class Assistant:
         history = list(history or [])
 
         # One embedding of the carer's own words serves the classifier and the search.
+        mark = time.perf_counter()
         vector = self._embed(question)
+        if vector is not None:
+            timings["embed"] = _ms(mark)
         mark = time.perf_counter()
         safety = self.triage.triage(question, vector)
         timings["triage"] = _ms(mark)
