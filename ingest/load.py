@@ -12,11 +12,14 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from assistant.errors import CorpusError
+
+if TYPE_CHECKING:
+    from ingest.snippets import Snippets
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +27,7 @@ SUPPORTED = (".md", ".html", ".htm", ".pdf", ".docx")
 SIDECAR = ".meta.yaml"
 # Files in the corpus folder that are about the corpus, not part of it.
 SKIPPED_NAMES = {"README.md"}
-SKIPPED_DIRS = {"eval"}
+SKIPPED_DIRS = {"eval", "snippets"}
 
 
 class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -80,11 +83,15 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 def load_corpus(corpus_dir: Path) -> LoadResult:
     if not corpus_dir.is_dir():
         raise CorpusError(str(corpus_dir), "corpus folder not found (set NURTURE_CORPUS_DIR)")
+    from ingest.snippets import Snippets
+
     result = LoadResult()
+    snippets = Snippets.load(corpus_dir)
+    result.errors.extend(snippets.errors)
     for path in corpus_files(corpus_dir):
         doc_id = document_id(corpus_dir, path)
         try:
-            result.documents.append(load_file(path, doc_id, corpus_dir))
+            result.documents.append(load_file(path, doc_id, corpus_dir, snippets))
         except CorpusError as error:
             result.errors.append(error)
             result.failed_ids.add(doc_id)
@@ -105,14 +112,24 @@ def display(path: Path, corpus_dir: Path) -> str:
         return str(path)
 
 
-def load_file(path: Path, doc_id: str, corpus_dir: Path) -> RawDocument:
+def read_markdown(data: bytes, shown: str) -> tuple[dict[str, Any], str, int]:
+    """Front matter, body, and the file line the body starts on."""
+    return split_front_matter(_decode(data, shown), shown)
+
+
+def load_file(
+    path: Path, doc_id: str, corpus_dir: Path, snippets: Snippets | None = None
+) -> RawDocument:
     shown = display(path, corpus_dir)
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix == ".md":
-        text = _decode(data, shown)
-        front_matter, body, body_line = split_front_matter(text, shown)
-        digest = hashlib.sha256(data).hexdigest()
+        front_matter, body, body_line = read_markdown(data, shown)
+        extra = b""
+        if snippets is not None:
+            expansion = snippets.expand(body, shown, body_line)
+            body, extra = expansion.text, expansion.digest_input()
+        digest = hashlib.sha256(data + extra).hexdigest()
         return RawDocument(doc_id, shown, front_matter, body, digest, body_line)
 
     sidecar = path.with_name(path.name + SIDECAR)
