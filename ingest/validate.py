@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
@@ -212,6 +213,26 @@ def review_documents(
                 Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
             )
     findings += review_alternates(documents)
+    findings += review_source_urls(documents)
+    return findings
+
+
+def review_source_urls(documents: list[Document]) -> list[Finding]:
+    """A source should name the page itself, not a site's homepage."""
+    findings = []
+    for doc in documents:
+        for number, source in enumerate(doc.meta.sources):
+            if source.url and urlparse(source.url).path in ("", "/"):
+                if urlparse(source.url).query:
+                    continue
+                findings.append(
+                    Finding(
+                        doc.path,
+                        f"source {number + 1} ('{source.name}') links to a bare domain "
+                        f"({source.url}); link the page itself",
+                        "warning",
+                    )
+                )
     return findings
 
 

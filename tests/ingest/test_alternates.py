@@ -125,3 +125,18 @@ def test_check_warns_on_a_section_without_alternates(corpus: Path) -> None:
     # Two of its three quoted sections have none; Sources needs none.
     assert len(crying) == 2
     assert not any("Sources" in f.message for f in missing)
+
+
+def test_check_warns_on_a_source_that_is_a_bare_domain(corpus: Path) -> None:
+    path = corpus / "programmes" / "pause.md"
+    path.write_text(
+        path.read_text().replace("https://www.pause.org.uk/", "https://www.pause.org.uk/about")
+    )
+    bare = [f for f in check(corpus).findings if "bare domain" in f.message]
+    # The fixture's Lullaby Trust and ICON sources are homepages; pages and sidecars' are not.
+    assert sorted(f.path for f in bare) == [
+        "corpus/guidance/crying.md",
+        "corpus/guidance/safer-sleep.md",
+    ]
+    assert all(f.severity == "warning" for f in bare)
+    assert "(https://iconcope.org/)" in next(f.message for f in bare if "crying" in f.path)
