@@ -224,11 +224,18 @@ def evaluate_command(
     from assistant.evaluate import GoldSet, evaluate, summary_rows
     from assistant.evaluate import calibrate as calibrate_threshold
     from assistant.service import Assistant
+    from ingest.load import document_ids
 
     settings = get_settings()
     path = questions or settings.corpus_dir / "eval" / "questions.yaml"
     try:
         gold = GoldSet.load(path)
+        unknown = gold.unknown_documents(document_ids(settings.corpus_dir))
+        if unknown:
+            raise ValueError(
+                f"{path} names documents that are not in {settings.corpus_dir}: "
+                f"{', '.join(unknown)}; fix their ids"
+            )
         assistant = Assistant.from_settings(settings)
         assistant.retrieve("warm up")
         if calibrate:

@@ -138,9 +138,6 @@ class Chunker:
                 chunks.append(chunk)
         return chunks
 
-    def fits(self, chunk: Chunk) -> bool:
-        return self._counter.count_tokens(chunk.embedding_text()) <= self._limit
-
     def _split(self, text: str, budget: int) -> list[tuple[str, int]]:
         splitter = RecursiveCharacterTextSplitter(
             chunk_size=budget,

@@ -80,6 +80,11 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
+def document_ids(corpus_dir: Path) -> set[str]:
+    """The id of every document file in the corpus (loaded or not)."""
+    return {document_id(corpus_dir, path) for path in corpus_files(corpus_dir)}
+
+
 def load_corpus(corpus_dir: Path) -> LoadResult:
     if not corpus_dir.is_dir():
         raise CorpusError(str(corpus_dir), "corpus folder not found (set NURTURE_CORPUS_DIR)")
