@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
+import shutil
+import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +40,8 @@ _ACTIVE = "active"
 _QUESTIONS = "_questions"  # suffix of a generation's question collection
 _PAGE = 5000  # chunks read per request
 _PAGE_IDS = 500  # document ids per `$in` filter
+_PAGE_GET = 5000  # chunk ids per `get(ids=...)`: SQLite refuses ~32k variables in one query
+_SEGMENT_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class RefuseToEmbed(EmbeddingFunction[Documents]):
@@ -226,14 +233,49 @@ class IndexStore:
                 self.client.delete_collection(collection)
         self._meta.delete(ids=[f"gen:{name}"])
         self._meta.delete(where={"doc_generation": name})
+        self.sweep_segments()
 
     def prune(self, keep: set[str]) -> list[str]:
+        """Drop every generation not in `keep`, including collections a killed run left."""
         removed = []
         for name in self.generations():
             if name not in keep:
                 self.drop_generation(name)
                 removed.append(name)
+        self.sweep_segments()
         return removed
+
+    def sweep_segments(self) -> list[str]:
+        """Remove vector-segment folders that no collection uses any more. Embedded Chroma
+        leaves a deleted collection's HNSW folder on disk; a server manages its own files."""
+        settings = self.client.get_settings()
+        if not settings.is_persistent or not settings.persist_directory:
+            return []
+        root = Path(settings.persist_directory)
+        database = root / "chroma.sqlite3"
+        if not database.exists():
+            return []
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            used = {str(row[0]) for row in connection.execute("SELECT id FROM segments")}
+        removed = []
+        for path in root.iterdir():
+            if path.is_dir() and _SEGMENT_DIR.match(path.name) and path.name not in used:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        if removed:
+            logger.info("removed %d unused Chroma segment folders", len(removed))
+        return removed
+
+    def vectors(self, collection: Collection, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of `ids` (those that exist), read in pages."""
+        found: list[str] = []
+        pages: list[np.ndarray] = []
+        for start in range(0, len(ids), _PAGE_GET):
+            page = collection.get(ids=list(ids[start : start + _PAGE_GET]), include=["embeddings"])
+            found.extend(page["ids"])
+            if len(page["ids"]):
+                pages.append(np.asarray(page["embeddings"], dtype=np.float32))
+        return found, (np.vstack(pages) if pages else np.zeros((0, 0), dtype=np.float32))
 
     # -- documents (for opening a citation) -------------------------------------------
 

@@ -108,6 +108,7 @@ def check(
             today=date.today(),
             review_warn_months=settings.review_warn_months,
             max_section_words=settings.max_section_words,
+            max_file_bytes=settings.max_file_bytes,
         )
     except NurtureError as error:
         raise _fail(error) from None

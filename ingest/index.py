@@ -80,11 +80,10 @@ def verify(store: IndexStore, name: str, embedder: Embedder, chunks: Sequence[Ch
         raise VerificationError(
             f"generation {name} holds {collection.count()} chunks, expected {len(chunks)}"
         )
-    stored = collection.get(ids=[chunk.id for chunk in chunks], include=["embeddings"])
-    missing = {chunk.id for chunk in chunks} - set(stored["ids"])
+    found, vectors = store.vectors(collection, [chunk.id for chunk in chunks])
+    missing = {chunk.id for chunk in chunks} - set(found)
     if missing:
         raise VerificationError(f"generation {name} is missing chunks: {sorted(missing)[:5]}")
-    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
     if vectors.shape != (len(chunks), embedder.dimension) or not np.isfinite(vectors).all():
         raise VerificationError(f"generation {name} has missing or malformed vectors")
     # Canary: the text of one chunk, embedded afresh, must find its own document first.

@@ -35,6 +35,25 @@ class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     (libyaml's parser when PyYAML has it: ten times faster on a corpus's front matter.)"""
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+        self.line = line
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, str) and key in seen:
+            raise DuplicateKeyError(key, key_node.start_mark.line)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_TextDatesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
 _TextDatesLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -85,7 +104,10 @@ def document_ids(corpus_dir: Path) -> set[str]:
     return {document_id(corpus_dir, path) for path in corpus_files(corpus_dir)}
 
 
-def load_corpus(corpus_dir: Path) -> LoadResult:
+DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+def load_corpus(corpus_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
     if not corpus_dir.is_dir():
         raise CorpusError(str(corpus_dir), "corpus folder not found (set NURTURE_CORPUS_DIR)")
     from ingest.snippets import Snippets
@@ -96,6 +118,7 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
     for path in corpus_files(corpus_dir):
         doc_id = document_id(corpus_dir, path)
         try:
+            check_size(path, corpus_dir, max_file_bytes)
             result.documents.append(load_file(path, doc_id, corpus_dir, snippets))
         except CorpusError as error:
             result.errors.append(error)
@@ -108,6 +131,16 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
                 "(rename the sidecar or add the document)"
             )
     return result
+
+
+def check_size(path: Path, corpus_dir: Path, max_file_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_file_bytes:
+        raise CorpusError(
+            display(path, corpus_dir),
+            f"the file is {size:,} bytes, over the limit of {max_file_bytes:,} "
+            "(NURTURE_MAX_FILE_BYTES); split it into smaller documents or raise the setting",
+        )
 
 
 def display(path: Path, corpus_dir: Path) -> str:
@@ -195,6 +228,13 @@ def split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, int]
 def _parse_yaml(text: str, shown: str, first_line: int) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader
+    except DuplicateKeyError as error:
+        raise CorpusError(
+            shown,
+            f"front matter has the field '{error.key}' more than once; keep one of them",
+            field=error.key,
+            line=first_line + error.line,
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None

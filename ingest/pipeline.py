@@ -137,7 +137,7 @@ class Pipeline:
     def _plan(self, *, full: bool) -> Plan:
         """Load, validate and chunk; decide what is reused, re-embedded, kept and removed."""
         errors: list[CorpusError] = []
-        loaded = load_corpus(self.settings.corpus_dir)
+        loaded = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
         errors.extend(loaded.errors)
         failed = set(loaded.failed_ids)
         documents: dict[str, Document] = {}

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from assistant.errors import CorpusError
 from assistant.models import DOC_TYPES, Document, DocumentMeta
 from ingest.chunk import is_quoted, split_sections
-from ingest.load import LoadResult, RawDocument, load_corpus
+from ingest.load import DEFAULT_MAX_FILE_BYTES, LoadResult, RawDocument, load_corpus
 
 _FIELD_HINTS = {
     "title": "add a line like 'title: Safer sleep for babies'",
@@ -72,10 +72,15 @@ def error_finding(error: CorpusError) -> Finding:
 
 
 def check_corpus(
-    corpus_dir: Path, *, today: date, review_warn_months: int, max_section_words: int
+    corpus_dir: Path,
+    *,
+    today: date,
+    review_warn_months: int,
+    max_section_words: int,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> CheckReport:
     """Everything `nurture check` reports, without indexing anything."""
-    loaded: LoadResult = load_corpus(corpus_dir)
+    loaded: LoadResult = load_corpus(corpus_dir, max_file_bytes)
     findings = [error_finding(error) for error in loaded.errors]
     findings += [
         Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings
@@ -83,7 +88,7 @@ def check_corpus(
     documents = []
     for raw in loaded.documents:
         try:
-            documents.append(validate_document(raw))
+            documents.append(validate_document(raw, today=today))
         except CorpusError as error:
             findings.append(error_finding(error))
     findings += review_documents(
@@ -96,7 +101,7 @@ def check_corpus(
     return CheckReport(findings, len(loaded.documents) + len(loaded.failed_ids))
 
 
-def validate_document(raw: RawDocument) -> Document:
+def validate_document(raw: RawDocument, *, today: date | None = None) -> Document:
     try:
         meta = DocumentMeta.model_validate(raw.front_matter)
     except ValidationError as error:
@@ -115,6 +120,13 @@ def validate_document(raw: RawDocument) -> Document:
         message = f"{problem}{more}" + (f"; {hint}" if hint else "")
         raise CorpusError(raw.path, message, field=field) from None
 
+    if meta.reviewed > (today or date.today()):
+        raise CorpusError(
+            raw.path,
+            f"reviewed date {meta.reviewed} is in the future; write the date it was last "
+            "reviewed (YYYY-MM-DD)",
+            field="reviewed",
+        )
     body = raw.body.strip("\n")
     body_line = raw.body_line + len(raw.body) - len(raw.body.lstrip("\n"))
     if not body.strip():
@@ -156,11 +168,7 @@ def review_documents(
         months_old = (today.year - doc.meta.reviewed.year) * 12 + (
             today.month - doc.meta.reviewed.month
         )
-        if doc.meta.reviewed > today:
-            findings.append(
-                Finding(doc.path, f"reviewed date {doc.meta.reviewed} is in the future", "error")
-            )
-        elif months_old > review_warn_months:
+        if months_old > review_warn_months:
             findings.append(
                 Finding(
                     doc.path,
