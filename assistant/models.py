@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 DocType = Literal["guidance", "programme", "case-study", "reference", "policy"]
 DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
@@ -98,6 +98,15 @@ class Document(BaseModel):
     content_hash: str
     sections: list[Section]
     body_line: int = 1  # the file line that `body` starts on, for messages
+    # File line of each body line when snippets were expanded into it (not stored).
+    _line_map: list[int] | None = PrivateAttr(default=None)
+
+    def file_line(self, offset: int) -> int:
+        """The line in the corpus file of a character offset in `body`."""
+        index = self.body[:offset].count("\n")
+        if self._line_map is not None and index < len(self._line_map):
+            return self._line_map[index]
+        return self.body_line + index
 
 
 class Chunk(BaseModel):

@@ -68,6 +68,8 @@ class RawDocument:
     body: str
     content_hash: str
     body_line: int = 1  # line of the body's first line in the file, for messages
+    # The file line of each body line when snippets were expanded into it (else None).
+    line_map: list[int] | None = None
 
 
 @dataclass
@@ -164,11 +166,13 @@ def load_file(
     if suffix == ".md":
         front_matter, body, body_line = read_markdown(data, shown)
         extra = b""
+        line_map = None
         if snippets is not None:
             expansion = snippets.expand(body, shown, body_line)
             body, extra = expansion.text, expansion.digest_input()
+            line_map = expansion.lines if expansion.used else None
         digest = hashlib.sha256(data + extra).hexdigest()
-        return RawDocument(doc_id, shown, front_matter, body, digest, body_line)
+        return RawDocument(doc_id, shown, front_matter, body, digest, body_line, line_map)
 
     sidecar = path.with_name(path.name + SIDECAR)
     if not sidecar.exists():

@@ -48,6 +48,8 @@ class Snippet:
 class Expansion:
     text: str
     used: list[Snippet] = field(default_factory=list)
+    # The file line each line of `text` came from (an included line: the include's line).
+    lines: list[int] = field(default_factory=list)
 
     def digest_input(self) -> bytes:
         """What the including document's content hash must also cover."""
@@ -128,6 +130,7 @@ class Snippets:
             match = _INCLUDE.match(line.rstrip("\r\n"))
             if match is None:
                 parts.append(line)
+                result.lines.append(first_line + number)
                 continue
             name, at = match[1], first_line + number
             snippet = self.by_name.get(name)
@@ -153,7 +156,9 @@ class Snippets:
                     line=at,
                 )
             inner = self._expand(snippet.body, snippet.path, snippet.body_line, [*stack, name])
-            parts.append(inner.text.strip("\n") + "\n")
+            included = inner.text.strip("\n") + "\n"
+            parts.append(included)
+            result.lines += [at] * included.count("\n")
             result.used += [snippet, *inner.used]
         result.text = "".join(parts)
         return result

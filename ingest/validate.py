@@ -128,14 +128,17 @@ def validate_document(raw: RawDocument, *, today: date | None = None) -> Documen
             field="reviewed",
         )
     body = raw.body.strip("\n")
-    body_line = raw.body_line + len(raw.body) - len(raw.body.lstrip("\n"))
+    leading = len(raw.body) - len(raw.body.lstrip("\n"))
+    body_line = raw.body_line + leading
+    line_map = raw.line_map[leading:] if raw.line_map is not None else None
     if not body.strip():
         raise CorpusError(
             raw.path, "the document has no text after the front matter; write the guidance"
         )
     match = _INSTRUCTION_RE.search(body)
     if match:
-        line = body_line + body[: match.start()].count("\n")
+        index = body[: match.start()].count("\n")
+        line = line_map[index] if line_map and index < len(line_map) else body_line + index
         raise CorpusError(
             raw.path,
             f"text looks like an instruction to an AI ('{match.group(0)}'); "
@@ -143,7 +146,7 @@ def validate_document(raw: RawDocument, *, today: date | None = None) -> Documen
             line=line,
         )
     sections = split_sections(body)
-    return Document(
+    document = Document(
         id=raw.id,
         path=raw.path,
         meta=meta,
@@ -152,6 +155,8 @@ def validate_document(raw: RawDocument, *, today: date | None = None) -> Documen
         sections=sections,
         body_line=body_line,
     )
+    document._line_map = line_map
+    return document
 
 
 def review_documents(
@@ -250,7 +255,7 @@ def phrasing_key(text: str) -> str:
 
 
 def line_of(doc: Document, offset: int) -> int:
-    return doc.body_line + doc.body[:offset].count("\n")
+    return doc.file_line(offset)
 
 
 def review_alternates(documents: list[Document]) -> list[Finding]:

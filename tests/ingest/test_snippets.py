@@ -183,3 +183,17 @@ def test_ingest_skips_a_file_with_a_snippet_error_and_keeps_its_previous_version
     assert third.kept_previous == ["guidance/unwell"]
     kept = store.chunks(store.collection(str(third.active)), ["guidance/unwell"])[0]
     assert any("breathing!" in chunk.text for chunk in kept)
+
+
+def test_lines_after_an_include_are_the_files_own(corpus: Path) -> None:
+    write_snippet(corpus, "long", "\n".join(f"Line {n} of a long snippet." for n in range(30)))
+    path = write_doc(corpus, "{{include long}}")
+    path.write_text(
+        path.read_text().replace(
+            "## Sources\n",
+            "## Can the baby come?\n\nAlso asked as:\n- can the baby sleep in our bed\n\n"
+            "Yes.\n\n## Sources\n",
+        )
+    )
+    found = [f for f in check(corpus).findings if f.severity == "error"]
+    assert [f.where for f in found] == ["corpus/guidance/unwell.md:21"]
