@@ -85,7 +85,8 @@ def ingest(
             f"Generation {report.active} is active: {report.documents} documents, "
             f"{report.chunks} chunks; re-embedded {len(report.embedded)} documents "
             f"({report.texts_embedded} chunks), reused {len(report.reused)}, "
-            f"removed {len(report.removed)} ({report.seconds:.1f} s)."
+            f"removed {len(report.removed)}; {report.questions} question phrasings "
+            f"({report.questions_embedded} embedded) ({report.seconds:.1f} s)."
         )
     if report.errors:
         err.print(f"{len(report.errors)} file(s) had errors; fix them and run ingest again.")
