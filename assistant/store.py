@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ _ACTIVE = "active"
 _QUESTIONS = "_questions"  # suffix of a generation's question collection
 _PAGE = 5000  # chunks read per request
 _PAGE_IDS = 500  # document ids per `$in` filter
-_PAGE_GET = 5000  # chunk ids per `get(ids=...)`: SQLite refuses ~32k variables in one query
+_PAGE_GET = 1000  # ids per `get(ids=...)` (SQLite refuses ~32k variables; vectors are large)
 _SEGMENT_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -266,16 +266,14 @@ class IndexStore:
             logger.info("removed %d unused Chroma segment folders", len(removed))
         return removed
 
-    def vectors(self, collection: Collection, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """The stored vectors of `ids` (those that exist), read in pages."""
-        found: list[str] = []
-        pages: list[np.ndarray] = []
+    def vectors(
+        self, collection: Collection, ids: Sequence[str]
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """The stored vectors of `ids` (those that exist), page by page, so a large index is
+        never held twice in memory."""
         for start in range(0, len(ids), _PAGE_GET):
             page = collection.get(ids=list(ids[start : start + _PAGE_GET]), include=["embeddings"])
-            found.extend(page["ids"])
-            if len(page["ids"]):
-                pages.append(np.asarray(page["embeddings"], dtype=np.float32))
-        return found, (np.vstack(pages) if pages else np.zeros((0, 0), dtype=np.float32))
+            yield list(page["ids"]), np.asarray(page["embeddings"], dtype=np.float32)
 
     # -- documents (for opening a citation) -------------------------------------------
 

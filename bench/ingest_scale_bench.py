@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from rich.console import Console
 
 from assistant.config import Settings
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder, build_embedder
@@ -102,6 +103,12 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
+def _progress(figures: dict) -> None:
+    """Figures so far, on stderr: a run stopped part way still tells something."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Console(stderr=True).print(f"  ingest-scale: {figures} (peak so far {peak:.0f} MiB)")
+
+
 def _ingest(settings: Settings, real_model: bool, results: multiprocessing.Queue) -> None:
     """In a child process, so its peak memory is the ingest's own."""
     from assistant.store import open_store
@@ -115,17 +122,20 @@ def _ingest(settings: Settings, real_model: bool, results: multiprocessing.Queue
     report = Pipeline(settings, store, embedder).run()
     timings["full_s"] = time.perf_counter() - started
     assert report.ok, report.errors[:3]
+    _progress({**timings, "chunks": report.chunks, "questions": report.questions})
     changed = next(settings.corpus_dir.rglob("doc-0.md"))
     changed.write_text(changed.read_text().replace("calm and predictable", "calm and steady"))
     started = time.perf_counter()
     again = Pipeline(settings, store, embedder).run()
     timings["one_doc_changed_s"] = time.perf_counter() - started
+    _progress(timings)
     assert again.embedded == ["part-000/doc-0"], again.embedded
     started = time.perf_counter()
     same = Pipeline(settings, store, embedder).run()
     timings["no_change_s"] = time.perf_counter() - started
     assert same.unchanged
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    _progress({**timings, "ingest_peak_mib": peak / 1024})
     results.put(
         {
             **timings,

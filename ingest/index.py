@@ -80,12 +80,13 @@ def verify(store: IndexStore, name: str, embedder: Embedder, chunks: Sequence[Ch
         raise VerificationError(
             f"generation {name} holds {collection.count()} chunks, expected {len(chunks)}"
         )
-    found, vectors = store.vectors(collection, [chunk.id for chunk in chunks])
-    missing = {chunk.id for chunk in chunks} - set(found)
+    missing = {chunk.id for chunk in chunks}
+    for found, vectors in store.vectors(collection, [chunk.id for chunk in chunks]):
+        missing.difference_update(found)
+        if vectors.shape != (len(found), embedder.dimension) or not np.isfinite(vectors).all():
+            raise VerificationError(f"generation {name} has missing or malformed vectors")
     if missing:
         raise VerificationError(f"generation {name} is missing chunks: {sorted(missing)[:5]}")
-    if vectors.shape != (len(chunks), embedder.dimension) or not np.isfinite(vectors).all():
-        raise VerificationError(f"generation {name} has missing or malformed vectors")
     # Canary: the text of one chunk, embedded afresh, must find its own document first.
     canary = chunks[len(chunks) // 2]
     hits = store.query(collection, embedder.embed_query(canary.embedding_text()), k=3)
@@ -102,12 +103,13 @@ def verify_questions(
         raise VerificationError(
             f"generation {name} holds {held} questions, expected {len(questions)}"
         )
-    records, vectors = store.question_records(collection)
-    missing = {q.id for q in questions} - {r.id for r in records}
+    missing = {q.id for q in questions}
+    for found, vectors in store.vectors(collection, [q.id for q in questions]):
+        missing.difference_update(found)
+        if vectors.shape != (len(found), embedder.dimension) or not np.isfinite(vectors).all():
+            raise VerificationError(f"generation {name} has missing or malformed question vectors")
     if missing:
         raise VerificationError(f"generation {name} is missing questions: {sorted(missing)[:5]}")
-    if vectors.shape != (len(questions), embedder.dimension) or not np.isfinite(vectors).all():
-        raise VerificationError(f"generation {name} has missing or malformed question vectors")
     # Canary: one phrasing embedded afresh finds itself (or a record with the same words).
     canary = questions[len(questions) // 2]
     hits = store.query_questions(name, embedder.embed_query(canary.text), k=3)

@@ -69,8 +69,9 @@ def test_verify_reads_vectors_in_pages_past_sqlites_variable_limit(tmp_path: Pat
     name, collection = store.new_generation(embedder.name, embedder.dimension)
     store.add(collection, chunks, embedder.embed_documents([c.embedding_text() for c in chunks]))
     verify(store, name, embedder, chunks)  # one get(ids=33k) fails: "too many SQL variables"
-    found, vectors = store.vectors(collection, [c.id for c in chunks])
-    assert len(found) == 33_000 and vectors.shape == (33_000, 8)
+    pages = list(store.vectors(collection, [c.id for c in chunks]))
+    assert sum(len(found) for found, _ in pages) == 33_000
+    assert all(vectors.shape == (len(found), 8) for found, vectors in pages)
 
 
 def test_a_file_over_the_size_limit_is_an_error_naming_the_setting(
