@@ -68,11 +68,13 @@ class HashingEmbedder:
         return self.model.count_tokens(text)
 
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:  # noqa: ARG002
-        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest()) for t in texts]
-        vectors = np.stack(
-            [np.random.default_rng(seed).standard_normal(self.dimension) for seed in seeds]
-        ).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        # Filled in place, batch by batch, like the model: no per-text temporaries at scale.
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest())
+            vectors[row] = np.random.default_rng(seed).standard_normal(self.dimension)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
