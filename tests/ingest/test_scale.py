@@ -143,3 +143,31 @@ def test_pruning_removes_collections_and_segment_folders(
     # Every segment folder on disk belongs to a live collection: nothing orphaned.
     assert len(segment_folders(settings)) <= 5
     assert store.sweep_segments() == []
+
+
+def test_question_canary_refuses_vectors_that_do_not_match_their_text(tmp_path: Path) -> None:
+    from assistant.models import QuestionRecord
+    from ingest.index import VerificationError, verify_questions
+
+    store = open_store(Settings(data_dir=tmp_path / "data"))
+    embedder = HashEmbedder()
+    records = [
+        QuestionRecord(
+            id=f"d#s{n}::q0",
+            doc_id="d",
+            anchor=f"s{n}",
+            heading_path=[f"Q {n}?"],
+            kind="heading",
+            text=f"Question number {n}?",
+        )
+        for n in range(50)
+    ]
+    good = embedder.embed_documents([r.text for r in records])
+    name, _ = store.new_generation(embedder.name, embedder.dimension)
+    store.add_questions(store.new_question_collection(name, embedder.name, 8), records, good)
+    verify_questions(store, name, embedder, records)
+    other, _ = store.new_generation(embedder.name, embedder.dimension)
+    wrong = embedder.embed_documents([f"something else {n}" for n in range(50)])
+    store.add_questions(store.new_question_collection(other, embedder.name, 8), records, wrong)
+    with pytest.raises(VerificationError, match="question canary"):
+        verify_questions(store, other, embedder, records)
