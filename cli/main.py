@@ -232,6 +232,18 @@ def evaluate_command(
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Suggest the abstention threshold.")
     ] = False,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            help="Write every question's answer and citations to FILE.jsonl and, for a blind "
+            "grader (question and answer only), FILE.md. Default question set: "
+            "corpus/eval/realistic-questions.jsonl.",
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="With --answers: dev, held-out or all questions.")
+    ] = "all",
 ) -> None:
     """Score retrieval, abstention, triage and citations on the gold question set."""
     import json
@@ -241,6 +253,9 @@ def evaluate_command(
     from assistant.service import Assistant
 
     settings = get_settings()
+    if answers is not None:
+        _answer_sheet(settings, answers, questions, split)
+        return
     path = questions or settings.corpus_dir / "eval" / "questions.yaml"
     try:
         gold = GoldSet.load(path)
@@ -262,6 +277,38 @@ def evaluate_command(
         as_json.parent.mkdir(parents=True, exist_ok=True)
         as_json.write_text(json.dumps(report, indent=2))
         out.print(f"Wrote {as_json}")
+
+
+def _answer_sheet(settings: Settings, target: Path, questions: Path | None, split: str) -> None:
+    import json
+
+    from assistant.answer_sheet import answer_sheet, load_questions, sheet_summary, split_of
+    from assistant.service import Assistant
+
+    if split not in ("dev", "held-out", "all"):
+        raise _fail(ValueError(f"--split must be dev, held-out or all, not {split!r}"))
+    path = questions or settings.corpus_dir / "eval" / "realistic-questions.jsonl"
+    try:
+        items = load_questions(path)
+        assistant = Assistant.from_settings(settings)
+        assistant.retrieve("warm up")
+        items = [item for item in items if split in ("all", split_of(item.id))]
+        rows = answer_sheet(assistant, items)
+    except (NurtureError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    from assistant.answer_sheet import write_sheet
+
+    as_json, as_md = write_sheet(rows, target)
+    summary = sheet_summary(rows)
+    table = Table(title=f"Answers to {path} ({split})")
+    table.add_column("measure")
+    for name in summary:
+        table.add_column(name)
+    for measure in summary["all"]:
+        table.add_row(measure, *(str(summary[name][measure]) for name in summary))
+    out.print(table)
+    target.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
+    out.print(f"Wrote {as_json} and {as_md}")
 
 
 @app.command()
