@@ -173,6 +173,10 @@ class Settings(BaseSettings):
         return self.data_dir / "lexical"
 
     @property
+    def question_lexical_dir(self) -> Path:
+        return self.data_dir / "lexical-questions"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "ingest.lock"
 
