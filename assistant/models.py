@@ -106,6 +106,7 @@ class Document(BaseModel):
     body: str
     content_hash: str
     sections: list[Section]
+    body_line: int = 1  # the file line that `body` starts on, for messages
 
 
 class Chunk(BaseModel):

@@ -29,7 +29,7 @@ from ingest.validate import validate_document
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes in a way that should re-embed everything.
-_CHUNKER_VERSION = "1"
+_CHUNKER_VERSION = "2"  # 2: "Also asked as" blocks stripped, alternates on chunks
 
 
 @dataclass

@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
 
 from assistant.errors import CorpusError
 from assistant.models import DOC_TYPES, Document, DocumentMeta
-from ingest.chunk import split_sections
-from ingest.load import RawDocument
+from ingest.chunk import is_quoted, split_sections
+from ingest.load import LoadResult, RawDocument, load_corpus
 
 _FIELD_HINTS = {
     "title": "add a line like 'title: Safer sleep for babies'",
@@ -45,9 +46,53 @@ class Finding:
     path: str
     message: str
     severity: Literal["error", "warning"]
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.severity}: {self.path}: {self.message}"
+        return f"{self.severity}: {self.where}: {self.message}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+
+@dataclass
+class CheckReport:
+    findings: list[Finding]
+    files: int
+
+    @property
+    def errors(self) -> int:
+        return sum(finding.severity == "error" for finding in self.findings)
+
+
+def error_finding(error: CorpusError) -> Finding:
+    return Finding(error.path, error.message, "error", line=error.line)
+
+
+def check_corpus(
+    corpus_dir: Path, *, today: date, review_warn_months: int, max_section_words: int
+) -> CheckReport:
+    """Everything `nurture check` reports, without indexing anything."""
+    loaded: LoadResult = load_corpus(corpus_dir)
+    findings = [error_finding(error) for error in loaded.errors]
+    findings += [
+        Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings
+    ]
+    documents = []
+    for raw in loaded.documents:
+        try:
+            documents.append(validate_document(raw))
+        except CorpusError as error:
+            findings.append(error_finding(error))
+    findings += review_documents(
+        documents,
+        today=today,
+        review_warn_months=review_warn_months,
+        max_section_words=max_section_words,
+    )
+    findings.sort(key=lambda f: (f.path, f.severity, f.line or 0))
+    return CheckReport(findings, len(loaded.documents) + len(loaded.failed_ids))
 
 
 def validate_document(raw: RawDocument) -> Document:
@@ -70,13 +115,14 @@ def validate_document(raw: RawDocument) -> Document:
         raise CorpusError(raw.path, message, field=field) from None
 
     body = raw.body.strip("\n")
+    body_line = raw.body_line + len(raw.body) - len(raw.body.lstrip("\n"))
     if not body.strip():
         raise CorpusError(
             raw.path, "the document has no text after the front matter; write the guidance"
         )
     match = _INSTRUCTION_RE.search(body)
     if match:
-        line = raw.body_line + body[: match.start()].count("\n")
+        line = body_line + body[: match.start()].count("\n")
         raise CorpusError(
             raw.path,
             f"text looks like an instruction to an AI ('{match.group(0)}'); "
@@ -91,6 +137,7 @@ def validate_document(raw: RawDocument) -> Document:
         body=body,
         content_hash=raw.content_hash,
         sections=sections,
+        body_line=body_line,
     )
 
 
@@ -164,4 +211,66 @@ def review_documents(
             findings.append(
                 Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
             )
+    findings += review_alternates(documents)
+    return findings
+
+
+def phrasing_key(text: str) -> str:
+    """Case- and punctuation-insensitive form of a question, for finding duplicates."""
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+def line_of(doc: Document, offset: int) -> int:
+    return doc.body_line + doc.body[:offset].count("\n")
+
+
+def review_alternates(documents: list[Document]) -> list[Finding]:
+    """Each "Also asked as" phrasing must belong to one section only, across the library;
+    a Markdown section carers can be quoted from should have some."""
+    findings: list[Finding] = []
+    headings: dict[str, tuple[str, str]] = {}  # key -> (section id, where)
+    for doc in documents:
+        for section in doc.sections:
+            if section.heading_path and is_quoted(section):
+                where = f"{doc.path} '{section.heading_path[-1]}'"
+                key = phrasing_key(section.heading_path[-1])
+                headings.setdefault(key, (f"{doc.id}#{section.anchor}", where))
+    seen: dict[str, tuple[str, str]] = {}
+    for doc in documents:
+        for section in doc.sections:
+            if not section.heading_path or not is_quoted(section):
+                continue
+            section_id = f"{doc.id}#{section.anchor}"
+            name = section.heading_path[-1]
+            if not section.alternates:
+                if section.text and doc.path.endswith(".md"):
+                    findings.append(
+                        Finding(
+                            doc.path,
+                            f"section '{name}' has no 'Also asked as:' phrasings; add 2-5 "
+                            "the way carers would type the question",
+                            "warning",
+                            line=line_of(doc, section.start),
+                        )
+                    )
+                continue
+            search_from = section.start
+            for alternate in section.alternates:
+                found = doc.body.rfind(alternate, 0, section.start)
+                line = line_of(doc, found if found >= 0 else search_from)
+                key = phrasing_key(alternate)
+                for owners, kind in ((headings, "the heading of"), (seen, "an alternate of")):
+                    owner = owners.get(key)
+                    if owner is not None and owner[0] != section_id:
+                        findings.append(
+                            Finding(
+                                doc.path,
+                                f"alternate '{alternate}' duplicates {kind} {owner[1]}; "
+                                "reword it or keep it in one section only",
+                                "error",
+                                line=line,
+                            )
+                        )
+                        break
+                seen.setdefault(key, (section_id, f"{doc.path} '{name}'"))
     return findings
