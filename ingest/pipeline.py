@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -18,12 +19,14 @@ from filelock import FileLock, Timeout
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import CorpusError, IndexNotReadyError, IngestLockedError, NurtureError
-from assistant.models import Chunk, Document
+from assistant.models import Chunk, Document, QuestionRecord
+from assistant.questions import build_question_lexical
 from assistant.store import IndexStore
 from ingest.chunk import Chunker
 from ingest.embed import embed_chunks
 from ingest.index import build_lexical, prune, write_generation
 from ingest.load import load_corpus
+from ingest.questions import question_records
 from ingest.validate import validate_document
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ class IngestReport:
     errors: list[CorpusError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     texts_embedded: int = 0
+    questions: int = 0
+    questions_embedded: int = 0
     seconds: float = 0.0
 
     @property
@@ -166,9 +171,8 @@ class Pipeline:
             len(report.embedded),
             len(reuse),
         )
-        before = getattr(self.embedder, "texts_embedded", 0)
         new_vectors = embed_chunks(self.embedder, new_chunks, progress=progress)
-        report.texts_embedded = getattr(self.embedder, "texts_embedded", 0) - before
+        report.texts_embedded = len(new_chunks)
         vectors = np.vstack([v for v in (kept_vectors, new_vectors) if v.size]).astype(np.float32)
 
         kept_documents = (
@@ -178,6 +182,13 @@ class Pipeline:
         )
         served = [documents[doc_id] for doc_id in manifest if doc_id in documents]
         served = [d for d in served if d.id not in report.kept_previous] + kept_documents
+        questions, question_vectors, report.questions_embedded = self._questions(
+            previous.name if previous is not None else None,
+            sorted(reuse),
+            [documents[doc_id] for doc_id in report.embedded],
+            new_chunks,
+        )
+        report.questions = len(questions)
         generation = write_generation(
             self.store,
             self.embedder,
@@ -186,11 +197,14 @@ class Pipeline:
             manifest,
             self.settings.lexical_dir,
             served,
+            questions,
+            question_vectors,
+            self.settings.question_lexical_dir,
         )
         self.store.activate(generation.name, previous=previous.name if previous else None)
         logger.info("generation %s is now active", generation.name)
         keep = {generation.name} | ({previous.name} if previous else set())
-        prune(self.store, self.settings.lexical_dir, keep)
+        prune(self.store, self._lexical_roots(), keep)
 
         report.active = generation.name
         report.previous = previous.name if previous else None
@@ -198,10 +212,46 @@ class Pipeline:
         report.chunks = generation.chunk_count
         return report
 
+    def _questions(
+        self,
+        previous: str | None,
+        reused: list[str],
+        changed: list[Document],
+        new_chunks: list[Chunk],
+    ) -> tuple[list[QuestionRecord], np.ndarray, int]:
+        """Question records for the new generation: reused documents' records keep their
+        vectors; a phrasing whose words are unchanged anywhere reuses its vector too."""
+        old_records: list[QuestionRecord] = []
+        old_vectors = np.zeros((0, 0), dtype=np.float32)
+        old_collection = self.store.question_collection(previous) if previous else None
+        if old_collection is not None:
+            old_records, old_vectors = self.store.question_records(old_collection)
+        by_text = {record.text: old_vectors[i] for i, record in enumerate(old_records)}
+        keep = set(reused)
+        records = [record for record in old_records if record.doc_id in keep]
+        vectors = [by_text[record.text] for record in records]
+        fresh = [record for doc in changed for record in question_records(doc, new_chunks)]
+        unseen = sorted({record.text for record in fresh} - set(by_text))
+        if unseen:
+            embedded = self.embedder.embed_documents(unseen)
+            by_text.update(zip(unseen, embedded, strict=True))
+        records += fresh
+        vectors += [by_text[record.text] for record in fresh]
+        if not records:
+            return [], np.zeros((0, self.embedder.dimension), dtype=np.float32), 0
+        return records, np.vstack(vectors).astype(np.float32), len(unseen)
+
+    def _lexical_roots(self) -> list[Path]:
+        return [self.settings.lexical_dir, self.settings.question_lexical_dir]
+
     def _ensure_lexical(self, name: str) -> None:
         if not (self.settings.lexical_dir / name).is_dir():
             chunks, _ = self.store.chunks(self.store.collection(name))
             build_lexical(chunks, self.settings.lexical_dir / name)
+        if not (self.settings.question_lexical_dir / name).is_dir():
+            questions = self.store.questions(name)
+            if questions:
+                build_question_lexical(questions).save(self.settings.question_lexical_dir / name)
 
     def rollback(self) -> tuple[str, str]:
         """Serve the previous generation again; returns (now active, now previous)."""
