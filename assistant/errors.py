@@ -5,7 +5,8 @@
      ├── ConfigError              a setting is wrong or missing
      ├── IndexNotReadyError       no usable index: never ingested, or built by another model
      ├── IngestLockedError        another ingest is already writing
-     └── GeneratorUnavailableError  the configured LLM cannot be reached
+     ├── GeneratorUnavailableError  the configured LLM cannot be reached
+     └── QuestionError            the question cannot be used as given (e.g. over the limit)
 
 Each error that can reach HTTP knows its status code.
 """
@@ -45,3 +46,7 @@ class IngestLockedError(NurtureError):
 
 class GeneratorUnavailableError(NurtureError):
     status_code = 503
+
+
+class QuestionError(NurtureError):
+    status_code = 422

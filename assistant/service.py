@@ -16,13 +16,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
+from assistant.compose import (
+    ExtractiveGenerator,
+    FallbackGenerator,
+    Generator,
+    Passage,
+    citation,
+    cite,
+    keeps_contract,
+)
 from assistant.config import Settings
 from assistant.embeddings import BatchingEmbedder, Embedder, build_embedder
-from assistant.errors import GeneratorUnavailableError, IndexNotReadyError, NurtureError
+from assistant.errors import IndexNotReadyError, NurtureError, QuestionError
 from assistant.generate import build_llm_generator
 from assistant.models import (
-    EVIDENCE_LABELS,
     Answer,
     Citation,
     Document,
@@ -35,6 +42,7 @@ from assistant.safety import SafetyResult, SafetyTriage, load_classifier
 from assistant.scope import ScopeGuard
 from assistant.store import IndexStore, open_store
 from assistant.text import load_known_words
+from assistant.topic_fit import default_topic_fit
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,7 @@ _FOLLOW_UP = re.compile(
     r"^\s*(is|does|will|can) (that|this|it)\b|^\s*why\??\s*$",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[^\W\d_]{2,}")
 _DOMAIN = re.compile(
     r"\b(bab(y|ies)|toddler|infant|newborn|child|children|kid|foster|carer|placement|contact|"
     r"family time|social worker|health visitor|attachment|adopt\w*|care order|bubs?|little one|"
@@ -65,6 +74,8 @@ class Prepared:
     related: list[RelatedDocument]
     timings: dict[str, float]
     started: float
+    # The evidence is middling: quote the closest section, saying it is not an exact answer.
+    closest: bool = False
 
 
 class Assistant:
@@ -79,8 +90,11 @@ class Assistant:
         self.settings = settings
         self.triage = triage
         self.retriever = retriever
-        self.generator = generator
+        # The quoting composer is always there; an LLM, when configured, goes in front of it
+        # (see `build_generator`).
+        self.generator = generator or build_generator(settings, retriever)
         self.scope = scope
+        self.topic_fit = default_topic_fit()
         self.messages = yaml.safe_load((PROMPTS / "messages.yaml").read_text())
 
     @classmethod
@@ -111,7 +125,7 @@ class Assistant:
             # Our own errors say what to change (and never hold a carer's words); others may.
             shown = str(error) if isinstance(error, NurtureError) else type(error).__name__
             logger.warning("retrieval unavailable at start-up: %s", shown)
-        return cls(settings, triage, retriever, build_llm_generator(settings), scope=scope)
+        return cls(settings, triage, retriever, build_generator(settings, retriever), scope=scope)
 
     # -- the one entry point ---------------------------------------------------------
 
@@ -135,14 +149,29 @@ class Assistant:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         history = list(history or [])
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionError(
+                f"the question is {len(question)} characters; the limit is {limit} "
+                "(NURTURE_MAX_QUESTION_CHARS): shorten it and ask again"
+            )
+        if question.isupper():
+            question = question.lower()  # all capitals read as ordinary text
 
         # One embedding of the carer's own words serves the classifier and the search.
+        mark = time.perf_counter()
         vector = self._embed(question)
+        if vector is not None:
+            timings["embed"] = _ms(mark)
         mark = time.perf_counter()
         safety = self.triage.triage(question, vector)
         timings["triage"] = _ms(mark)
         if safety.matched == "language":
             return Prepared(question, history, safety, [], [], "unreadable", [], timings, started)
+        unfiltered = filters is None or filters.empty
+        if safety.category == "none" and not history and unfiltered and too_short(question):
+            # "sleep?" or only emoji: ask for a sentence rather than stitch random sections.
+            return Prepared(question, history, safety, [], [], "needs_more", [], timings, started)
 
         # A safety message is about what is happening now: search for it on its own words.
         query = self.retrieval_query(question, [] if safety.category != "none" else history)
@@ -171,24 +200,49 @@ class Assistant:
             if self.scope is not None and retrieval.query_vector is not None
             else None
         )
+        triaged = safety.category != "none"
+        # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
+        # only when the question is about that, or after a safety message.
+        asked = self.topic_fit.asked_about(question)
+        fitting = [
+            hit
+            for hit in retrieval.hits
+            if self.topic_fit.section_allowed(hit.chunk.section, hit.chunk.topics, asked, triaged)
+        ]
         reason: str | None = None
-        if outside or not retrieval.hits or retrieval.evidence < threshold:
-            in_domain = (filters and not filters.empty) or _DOMAIN.search(retrieval.query)
+        closest = False
+        in_domain = bool((filters and not filters.empty) or _DOMAIN.search(retrieval.query))
+        if outside or not fitting or retrieval.evidence < threshold:
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
-        hits = [] if reason else retrieval.hits
-        if safety.category != "none":
+        elif fitting[0] is not retrieval.hits[0] and not self._close_match(fitting[0]):
+            # The best match was left out for topic fit; what remains is not a close match.
+            reason = "no_evidence"
+        if (
+            reason == "no_evidence"
+            and fitting
+            and not outside
+            and retrieval.evidence >= threshold - self.settings.closest_margin
+            and self._close_match(fitting[0])
+        ):
+            # Middling evidence about the carer's world: quote the closest section and say
+            # so, rather than refuse.
+            reason, closest = None, True
+        hits = [] if reason else fitting
+        if triaged:
             # After a safety message, only guidance about that situation, or none at all.
             hits = [hit for hit in hits if self.triage.fits(safety.category, hit.chunk.topics)]
             if not hits and not reason:
                 reason = "no_evidence"
-        sources = [self.citation(n, hit) for n, hit in enumerate(hits, start=1)]
-        return Prepared(question, history, safety, hits, sources, reason, related, timings, started)
+        sources = [citation(n, hit.chunk, hit.score) for n, hit in enumerate(hits, start=1)]
+        return Prepared(
+            question, history, safety, hits, sources, reason, related, timings, started, closest
+        )
 
     def finish(self, prepared: Prepared) -> Answer:
         """Generate the answer from what `prepare` found."""
         timings = prepared.timings
         if prepared.abstain_reason:
-            if prepared.abstain_reason in ("index_unavailable", "unreadable"):
+            if prepared.abstain_reason in ("index_unavailable", "unreadable", "needs_more"):
                 body = self.messages[prepared.abstain_reason].strip()
             else:
                 body = self._abstention(prepared.abstain_reason, prepared)
@@ -202,18 +256,15 @@ class Assistant:
             )
         mark = time.perf_counter()
         passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
-        extractive = ExtractiveGenerator(
-            self.retriever.view().idf if self.retriever else None,
-            max_sentences=self.settings.max_answer_sentences,
+        triaged = prepared.safety.category != "none"
+        sentences = self.generator.generate(
+            prepared.question,
+            passages,
+            prepared.history,
+            triaged=triaged,
+            closest=prepared.closest,
         )
-        try:
-            generator = self.generator or extractive
-            sentences = generator.generate(prepared.question, passages, prepared.history)
-        except GeneratorUnavailableError as error:
-            # Quoting the guidance is a real answer, never an error dressed as one.
-            logger.warning("falling back to quoting the guidance: %s", error)
-            sentences = extractive.generate(prepared.question, passages, prepared.history)
-        text, citations = self.cite(sentences, prepared.sources)
+        text, citations = cite(sentences, prepared.sources)
         timings["compose"] = _ms(mark)
         timings["total"] = _ms(prepared.started)
         if not citations:
@@ -224,9 +275,21 @@ class Assistant:
                 related=prepared.related,
                 timings=timings,
             )
-        return self._answer(prepared.safety, text, citations=citations, timings=timings)
+        note = None
+        if prepared.closest:
+            first = next(c for c in citations if c.n == min(c.n for c in citations))
+            note = (
+                self.messages["closest"]
+                .strip()
+                .format(section=first.section.split(" > ")[-1], title=first.title)
+            )
+        return self._answer(prepared.safety, text, citations=citations, timings=timings, note=note)
 
     # -- steps ------------------------------------------------------------------------
+
+    def _close_match(self, hit: Hit) -> bool:
+        """The carer's question is close to the section's own question (heading or alternate)."""
+        return (hit.question_dense or 0.0) >= self.settings.closest_question_floor
 
     def _ready(self) -> Retriever:
         if self.retriever is None:
@@ -268,48 +331,10 @@ class Assistant:
             return f"{previous[-1]} {question}"
         return question
 
-    @staticmethod
-    def citation(n: int, hit: Hit) -> Citation:
-        chunk = hit.chunk
-        return Citation(
-            n=n,
-            doc_id=chunk.doc_id,
-            title=chunk.title,
-            section=chunk.section,
-            anchor=chunk.anchor,
-            url=chunk.url,
-            source="; ".join(chunk.source_names),
-            type=chunk.type,
-            evidence=EVIDENCE_LABELS[chunk.type],
-            reviewed=chunk.reviewed,
-            snippet=chunk.text,
-            quotes=[],
-            chunk_id=chunk.id,
-            start=chunk.start,
-            end=chunk.end,
-            score=round(hit.score, 6),
-        )
-
-    @staticmethod
-    def cite(sentences: list[Sentence], sources: list[Citation]) -> tuple[str, list[Citation]]:
-        """Put the source's number after every sentence; return only the sources quoted.
-
-        Numbers are the sources' retrieval ranks, the same on every path (JSON, stream, chat)."""
-        quotes: dict[int, list[str]] = {}
-        parts = []
-        for sentence in sentences:
-            if not 0 <= sentence.passage < len(sources):
-                raise ValueError(f"generator cited passage {sentence.passage}, which was not given")
-            quotes.setdefault(sentence.passage, []).append(sentence.text)
-            parts.append(f"{sentence.text} [{sources[sentence.passage].n}]")
-        citations = [
-            sources[index].model_copy(update={"quotes": quoted})
-            for index, quoted in sorted(quotes.items())
-        ]
-        return " ".join(parts), citations
-
     def _abstention(self, reason: str, prepared: Prepared) -> str:
         text = self.messages[reason].strip()
+        if reason == "needs_more":
+            return text
         # A health or danger worry never gets a bare "not covered": NHS 111 and 999 come first.
         if prepared.safety.category == "none" and self.triage.health_worry(prepared.question):
             text = self.messages["health_worry"].strip() + "\n\n" + text
@@ -335,11 +360,15 @@ class Assistant:
         abstain_reason: str | None = None,
         related: list[RelatedDocument] | None = None,
         timings: dict[str, float],
+        note: str | None = None,
     ) -> Answer:
         # The safety block always comes first; nothing retrieved is put before it.
+        if note:
+            body = f"{note}\n\n{body}"
         text = f"{safety.message}\n\n{body}" if safety.message else body
         return Answer(
             answer=text,
+            note=note,
             citations=citations or [],
             abstained=abstain_reason is not None,
             abstain_reason=abstain_reason,
@@ -347,6 +376,26 @@ class Assistant:
             related=related or [],
             timings_ms={key: round(value, 3) for key, value in timings.items()},
         )
+
+
+def too_short(question: str) -> bool:
+    """Fewer than two words of letters ("sleep?", "??", only emoji): too little to search on."""
+    return len(_WORD.findall(question)) < 2
+
+
+def build_generator(settings: Settings, retriever: Retriever | None) -> Generator:
+    """Built once at start-up: the quoting composer, behind the configured LLM when there is
+    one. The LLM's reply is kept only when it keeps the quoting and topic-fit contract."""
+    topic_fit = default_topic_fit()
+    extractive = ExtractiveGenerator(
+        (lambda: retriever.view().idf) if retriever is not None else None,
+        topic_fit=topic_fit,
+        max_sentences=settings.max_answer_sentences,
+    )
+    llm = build_llm_generator(settings)
+    if llm is None:
+        return extractive
+    return FallbackGenerator([llm, extractive], keeps_contract(topic_fit))
 
 
 def _ms(started: float) -> float:

@@ -20,6 +20,7 @@ class AlarmingTopic:
     name: str
     sentence: re.Pattern[str]
     question: re.Pattern[str]
+    documents: frozenset[str] = frozenset()
 
 
 class TopicFit:
@@ -35,6 +36,7 @@ class TopicFit:
                     name,
                     re.compile(spec["sentence"], re.IGNORECASE),
                     re.compile(spec["question"], re.IGNORECASE),
+                    frozenset(spec.get("documents") or ()),
                 )
                 for name, spec in data.items()
             ]
@@ -47,6 +49,16 @@ class TopicFit:
     def asked_about(self, question: str) -> set[str]:
         """The alarming topics the carer's question itself raises."""
         return {topic.name for topic in self.topics if topic.question.search(question)}
+
+    def section_allowed(
+        self, heading: str, topics: list[str], asked: set[str], triaged: bool = False
+    ) -> bool:
+        """Whether a section (its heading and its document's topics) may be quoted at all."""
+        if triaged:
+            return True
+        about = set(self.alarming(heading))
+        about |= {topic.name for topic in self.topics if topic.documents & set(topics)}
+        return about <= asked
 
     def allows(self, sentence: str, asked: set[str], triaged: bool = False) -> bool:
         """A sentence may be quoted when it raises no alarming topic the question did not."""

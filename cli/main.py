@@ -287,10 +287,11 @@ def _answer_sheet(settings: Settings, target: Path, questions: Path | None, spli
     summary = sheet_summary(rows)
     table = Table(title=f"Answers to {path} ({split})")
     table.add_column("measure")
-    for name in summary:
+    shown = [name for name in summary if summary[name]["in_scope"] + summary[name]["out_of_scope"]]
+    for name in shown:
         table.add_column(name)
     for measure in summary["all"]:
-        table.add_row(measure, *(str(summary[name][measure]) for name in summary))
+        table.add_row(measure, *(str(summary[name][measure]) for name in shown))
     out.print(table)
     target.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
     out.print(f"Wrote {as_json} and {as_md}")
