@@ -78,10 +78,13 @@ def _known_fields(rows: list[dict]) -> list[dict]:
 
 
 def answer_body(answer: Answer) -> str:
-    """The answer without the fixed safety message in front of it."""
-    if answer.safety.message and answer.answer.startswith(answer.safety.message):
-        return answer.answer[len(answer.safety.message) :].strip()
-    return answer.answer
+    """The quoted answer without the fixed safety message or note in front of it."""
+    body = answer.answer
+    if answer.safety.message and body.startswith(answer.safety.message):
+        body = body[len(answer.safety.message) :].strip()
+    if answer.note and body.startswith(answer.note):
+        body = body[len(answer.note) :].strip()
+    return body
 
 
 def quoted_sentences(answer: Answer) -> list[str]:

@@ -56,7 +56,10 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _DOMAIN = re.compile(
     r"\b(bab(y|ies)|toddler|infant|newborn|child|children|kid|foster|carer|placement|contact|"
     r"family time|social worker|health visitor|attachment|adopt\w*|care order|bubs?|little one|"
-    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*)\b",
+    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*|"
+    r"grand(son|daughter|child)|niece|nephew|kinship|sgo|tantrums?|meltdowns?|nappy|nappies|"
+    r"potty|sw|hv|lac|iro|birth (mum|mother|dad|father|family|parents?)|"
+    r"\d+ ?(yo|mo|wks?|weeks? old|months? old|years? old))\b",
     re.IGNORECASE,
 )
 
@@ -220,7 +223,7 @@ class Assistant:
         if (
             reason == "no_evidence"
             and fitting
-            and not outside
+            and not self._nearer_uncovered_topic(retrieval)
             and retrieval.evidence >= threshold - self.settings.closest_margin
             and self._close_match(fitting[0])
         ):
@@ -286,6 +289,16 @@ class Assistant:
         return self._answer(prepared.safety, text, citations=citations, timings=timings, note=note)
 
     # -- steps ------------------------------------------------------------------------
+
+    def _nearer_uncovered_topic(self, retrieval: Retrieval) -> bool:
+        """Stricter than the scope guard, for 'closest' answers: the question is at all nearer
+        to a topic we do not cover (a puppy crying at night) than to the library."""
+        if self.scope is None or retrieval.query_vector is None:
+            return False
+        if self.scope.names_uncovered_topic(retrieval.query):
+            return True
+        margin = self.settings.scope_margin
+        return self.scope.outside(retrieval.query_vector, retrieval.best_dense - margin) is not None
 
     def _close_match(self, hit: Hit) -> bool:
         """The carer's question is close to the section's own question (heading or alternate)."""
