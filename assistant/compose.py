@@ -46,6 +46,9 @@ _DANGLING = re.compile(r"^(?:This|That|These|Those|It|They|Both|Such|He|She|Here
 class Passage:
     chunk: Chunk
     score: float  # retrieval score, higher is better
+    # The carer asked this section's own question (heading or alternate) nearly word for word,
+    # so the section's topic is the question's topic (topic fit allows its sentences).
+    asked_directly: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,8 @@ class ExtractiveGenerator:
         fitting = [
             index
             for index, passage in enumerate(passages)
-            if self.topic_fit.section_allowed(
+            if passage.asked_directly
+            or self.topic_fit.section_allowed(
                 passage.chunk.section, passage.chunk.topics, asked, triaged
             )
         ]
@@ -224,7 +228,11 @@ class ExtractiveGenerator:
         yes_no = is_yes_no(question)
         primary = self._primary(passages, fitting, question, yes_no)
         candidates = self._candidates(passages[primary], primary, query_terms, weight, idf)
-        chosen = self._opening_run(candidates, asked, triaged, passages[primary])
+        first = passages[primary]
+        if first.asked_directly:
+            # The carer asked this section's own question: its topic is the question's topic.
+            asked = asked | self.topic_fit.section_topics(first.chunk.section, first.chunk.topics)
+        chosen = self._opening_run(candidates, asked, triaged, first)
         if not chosen:
             return []
         if yes_no:

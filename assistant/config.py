@@ -120,6 +120,25 @@ class Settings(BaseSettings):
             "question (heading or 'Also asked as'). Chosen on the realistic dev split."
         ),
     )
+    topic_question_floor: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description=(
+            "A question this similar (cosine) to a section's own question is about that "
+            "section's topic, so topic fit lets it be quoted even when the topic is alarming "
+            "(abuse, emergencies) and the carer's words are gentle."
+        ),
+    )
+    topic_fit_ratio: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description=(
+            "When topic fit leaves out the best match, answer from the next section only if it "
+            "scores at least this share of the best (or is a close match to the question)."
+        ),
+    )
     scope_margin: float = Field(
         0.05,
         ge=0,

@@ -158,8 +158,8 @@ class Assistant:
                 f"the question is {len(question)} characters; the limit is {limit} "
                 "(NURTURE_MAX_QUESTION_CHARS): shorten it and ask again"
             )
-        if question.isupper():
-            question = question.lower()  # all capitals read as ordinary text
+        if question.isupper() and len(_WORD.findall(question)) > 1:
+            question = question.lower()  # all capitals read as ordinary text (not "EPO?")
 
         # One embedding of the carer's own words serves the classifier and the search.
         mark = time.perf_counter()
@@ -207,17 +207,15 @@ class Assistant:
         # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
         # only when the question is about that, or after a safety message.
         asked = self.topic_fit.asked_about(question)
-        fitting = [
-            hit
-            for hit in retrieval.hits
-            if self.topic_fit.section_allowed(hit.chunk.section, hit.chunk.topics, asked, triaged)
-        ]
+        fitting = [hit for hit in retrieval.hits if self._fits(hit, asked, triaged)]
         reason: str | None = None
         closest = False
         in_domain = bool((filters and not filters.empty) or _DOMAIN.search(retrieval.query))
         if outside or not fitting or retrieval.evidence < threshold:
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
-        elif fitting[0] is not retrieval.hits[0] and not self._close_match(fitting[0]):
+        elif fitting[0].score < retrieval.hits[
+            0
+        ].score * self.settings.topic_fit_ratio and not self._close_match(fitting[0]):
             # The best match was left out for topic fit; what remains is not a close match.
             reason = "no_evidence"
         if (
@@ -258,7 +256,10 @@ class Assistant:
                 timings=timings,
             )
         mark = time.perf_counter()
-        passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
+        passages = [
+            Passage(hit.chunk, hit.score, asked_directly=self._asked_directly(hit))
+            for hit in prepared.hits
+        ]
         triaged = prepared.safety.category != "none"
         sentences = self.generator.generate(
             prepared.question,
@@ -299,6 +300,18 @@ class Assistant:
             return True
         margin = self.settings.scope_margin
         return self.scope.outside(retrieval.query_vector, retrieval.best_dense - margin) is not None
+
+    def _fits(self, hit: Hit, asked: set[str], triaged: bool) -> bool:
+        """Topic fit for a whole section: allowed when its topic is not alarming, when the
+        question raises that topic, after a safety message, or when the carer asked the
+        section's own question (its heading or an alternate) nearly word for word."""
+        chunk = hit.chunk
+        return self._asked_directly(hit) or self.topic_fit.section_allowed(
+            chunk.section, chunk.topics, asked, triaged
+        )
+
+    def _asked_directly(self, hit: Hit) -> bool:
+        return (hit.question_dense or 0.0) >= self.settings.topic_question_floor
 
     def _close_match(self, hit: Hit) -> bool:
         """The carer's question is close to the section's own question (heading or alternate)."""
@@ -392,8 +405,12 @@ class Assistant:
 
 
 def too_short(question: str) -> bool:
-    """Fewer than two words of letters ("sleep?", "??", only emoji): too little to search on."""
-    return len(_WORD.findall(question)) < 2
+    """Fewer than two words of letters ("sleep?", "??", only emoji): too little to search on.
+    An acronym alone ("EPO?", "SGO") is a fair question: the glossary answers it."""
+    found = _WORD.findall(question)
+    if len(found) == 1 and found[0].isupper() and len(found[0]) <= 6:
+        return False
+    return len(found) < 2
 
 
 def build_generator(settings: Settings, retriever: Retriever | None) -> Generator:

@@ -50,15 +50,16 @@ class TopicFit:
         """The alarming topics the carer's question itself raises."""
         return {topic.name for topic in self.topics if topic.question.search(question)}
 
+    def section_topics(self, heading: str, topics: list[str]) -> set[str]:
+        """The alarming topics a section is about (its heading and its document's topics)."""
+        about = set(self.alarming(heading))
+        return about | {topic.name for topic in self.topics if topic.documents & set(topics)}
+
     def section_allowed(
         self, heading: str, topics: list[str], asked: set[str], triaged: bool = False
     ) -> bool:
         """Whether a section (its heading and its document's topics) may be quoted at all."""
-        if triaged:
-            return True
-        about = set(self.alarming(heading))
-        about |= {topic.name for topic in self.topics if topic.documents & set(topics)}
-        return about <= asked
+        return triaged or self.section_topics(heading, topics) <= asked
 
     def allows(self, sentence: str, asked: set[str], triaged: bool = False) -> bool:
         """A sentence may be quoted when it raises no alarming topic the question did not."""
