@@ -152,12 +152,6 @@ class Assistant:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         history = list(history or [])
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(
-                f"the question is {len(question)} characters; the limit is {limit} "
-                "(NURTURE_MAX_QUESTION_CHARS): shorten it and ask again"
-            )
         if question.isupper() and len(_WORD.findall(question)) > 1:
             question = question.lower()  # all capitals read as ordinary text (not "EPO?")
 
@@ -401,6 +395,15 @@ class Assistant:
             safety=SafetyInfo(category=safety.category, message=safety.message),
             related=related or [],
             timings_ms={key: round(value, 3) for key, value in timings.items()},
+        )
+
+
+def check_length(question: str, limit: int) -> None:
+    """The command line's question limit (the HTTP layer checks its own, with a 422)."""
+    if len(question) > limit:
+        raise QuestionError(
+            f"the question is {len(question)} characters; the limit is {limit} "
+            "(NURTURE_MAX_QUESTION_CHARS): shorten it and ask again"
         )
 
 

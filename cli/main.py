@@ -184,10 +184,12 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
 ) -> None:
     """Answer a question from the guidance, with numbered sources."""
-    from assistant.service import Assistant
+    from assistant.service import Assistant, check_length
 
     try:
-        answer = Assistant.from_settings(get_settings()).ask(question)
+        settings = get_settings()
+        check_length(question, settings.max_question_chars)
+        answer = Assistant.from_settings(settings).ask(question)
     except NurtureError as error:
         raise _fail(error) from None
     if as_json:

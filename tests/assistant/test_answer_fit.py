@@ -11,9 +11,12 @@ import pytest
 
 from assistant import Assistant
 from assistant.answer_sheet import answer_body
+from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
+from assistant.service import check_length
 from assistant.topic_fit import default_topic_fit
+from tests.conftest import run_cli
 
 ALARMING = re.compile(
     r"\b(999|harm|abuse|bruis\w*|shak\w*|lose control|disclos\w*|confront)\b", re.IGNORECASE
@@ -110,11 +113,13 @@ def test_all_capitals_is_answered_like_any_question(shipped_assistant: Assistant
     assert not shouted.abstained and shouted.answer == calm.answer
 
 
-def test_over_the_limit_names_the_limit(shipped_assistant: Assistant) -> None:
-    limit = shipped_assistant.settings.max_question_chars
+def test_over_the_limit_names_the_limit(shipped_settings: Settings) -> None:
+    limit = shipped_settings.max_question_chars
     with pytest.raises(QuestionError, match=f"the limit is {limit}") as caught:
-        shipped_assistant.ask("my baby cries " * (limit // 10))
+        check_length("my baby cries " * (limit // 10), limit)
     assert caught.value.status_code == 422
+    result = run_cli(shipped_settings, "ask", "my baby cries " * (limit // 10))
+    assert result.returncode == 1 and f"the limit is {limit}" in result.stderr
 
 
 def test_topic_fit_rule() -> None:
