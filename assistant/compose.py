@@ -226,7 +226,12 @@ class ExtractiveGenerator:
         if not fitting:
             return []
         yes_no = is_yes_no(question)
-        primary = self._primary(passages, fitting, question, yes_no)
+
+        def opening(index: int) -> float:
+            found = self._candidates(passages[index], index, query_terms, weight, idf)[:3]
+            return sum(candidate.relevance for candidate in found)
+
+        primary = self._primary(passages, fitting, question, yes_no, opening)
         candidates = self._candidates(passages[primary], primary, query_terms, weight, idf)
         first = passages[primary]
         if first.asked_directly:
@@ -246,20 +251,28 @@ class ExtractiveGenerator:
     # -- steps ------------------------------------------------------------------------
 
     def _primary(
-        self, passages: list[Passage], fitting: list[int], question: str, yes_no: bool
+        self,
+        passages: list[Passage],
+        fitting: list[int],
+        question: str,
+        yes_no: bool,
+        opening: Callable[[int], float],
     ) -> int:
         """The best section; for a yes/no question, a close one whose heading asks the same
-        kind of question ("Is it normal ...?" for "is this normal?") is preferred."""
+        kind of question ("Is it normal ...?" for "is this normal?") is preferred when its
+        opening sentences share at least as much with the question as the best one's."""
         best = fitting[0]
         if not yes_no:
             return best
         judged = _judgements(question)
         for index in fitting[:3]:
             heading = (passages[index].chunk.heading_path[-1:] or [""])[0]
-            if not is_yes_no(heading):
+            if index == best or not is_yes_no(heading):
                 continue
             ratio = passages[index].score / (passages[best].score or 1.0)
-            if ratio >= self.second_ratio or (ratio >= 0.7 and judged & _judgements(heading)):
+            if ratio < 0.7 or (ratio < self.second_ratio and not judged & _judgements(heading)):
+                continue
+            if opening(index) >= opening(best):
                 return index
         return best
 
