@@ -134,3 +134,21 @@ def test_unreachable_llm_falls_back_to_quoting(
     answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
     assert not answer.abstained and citation_problems(answer) == []
     assert answer.citations[0].doc_id == "guidance/safer-sleep"
+
+
+def test_contract_refuses_an_exact_quote_on_a_topic_the_question_did_not_raise(
+    fixture_assistant: Assistant,
+) -> None:
+    from assistant.compose import Passage, Sentence, keeps_contract
+    from assistant.topic_fit import default_topic_fit
+
+    chunks = fixture_assistant.retriever.view().chunks.values()  # type: ignore[union-attr]
+    coping = next(c for c in chunks if c.anchor == "what-if-i-feel-i-cannot-cope")
+    passages = [Passage(coping, 1.0)]
+    shaken = [Sentence("A baby must never be shaken.", 0)]
+    accept = keeps_contract(default_topic_fit())
+    assert not accept("how do i settle a screaming baby", passages, shaken, False)
+    assert accept("is it ok to be angry and shake him?", passages, shaken, False)
+    assert accept("how do i settle a screaming baby", passages, shaken, True)  # triaged
+    reworded = [Sentence("Shaking a baby is never allowed.", 0)]
+    assert not accept("is it ok to be angry and shake him?", passages, reworded, False)
