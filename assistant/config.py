@@ -111,6 +111,18 @@ class Settings(BaseSettings):
             "exactly that' instead of a refusal. Chosen on the realistic dev split."
         ),
     )
+    full_answer_floor: float = Field(
+        0.56,
+        ge=0,
+        le=1,
+        description=(
+            "Below this retrieval score (passage and question match blended) the best section "
+            "is quoted as the closest guidance, with 'Our guidance doesn't answer exactly "
+            "that', rather than as the answer. Chosen by hand-judging which section answered "
+            "each question of the realistic dev split (most wrong sections scored below it, "
+            "most right ones above)."
+        ),
+    )
     closest_question_floor: float = Field(
         0.42,
         ge=0,

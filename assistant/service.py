@@ -222,6 +222,10 @@ class Assistant:
             # Middling evidence about the carer's world: quote the closest section and say
             # so, rather than refuse.
             reason, closest = None, True
+        if not reason and not closest and fitting[0].score < self.settings.full_answer_floor:
+            # Enough evidence to say something, but the best section is not a close match:
+            # quote it as the closest guidance, not as the answer.
+            closest = True
         hits = [] if reason else fitting
         if triaged:
             # After a safety message, only guidance about that situation, or none at all.
