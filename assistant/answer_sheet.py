@@ -171,3 +171,37 @@ def sheet_summary(rows: list[SheetRow]) -> dict[str, dict[str, float]]:
             ),
         }
     return summary
+
+
+def load_topic_labels(path: Path) -> dict[str, list[str]]:
+    """Weak labels: the documents covering each topic of the realistic set."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {str(topic): list(docs or []) for topic, docs in data["topics"].items()}
+
+
+def topic_recall(
+    assistant: Assistant,
+    items: list[SheetQuestion],
+    labels: dict[str, list[str]],
+    use_questions: bool,
+) -> dict[str, float]:
+    """Document recall@1/@3 and MRR of hybrid retrieval against the weak topic labels (in-scope
+    questions whose topic has documents), with or without the question index."""
+    from assistant.evaluate import ranked_documents
+
+    ranks: list[int | None] = []
+    for item in items:
+        docs = labels.get(item.topic) or []
+        if item.scope != "in" or not docs:
+            continue
+        ranked = ranked_documents(
+            assistant, item.question, "hybrid", assistant.settings.fusion, use_questions
+        )
+        ranks.append(next((i + 1 for i, doc in enumerate(ranked) if doc in docs), None))
+    total = max(len(ranks), 1)
+    return {
+        "questions": len(ranks),
+        "recall@1": round(sum(r == 1 for r in ranks) / total, 3),
+        "recall@3": round(sum(r is not None and r <= 3 for r in ranks) / total, 3),
+        "mrr": round(sum(1 / r for r in ranks if r) / total, 3),
+    }

@@ -295,6 +295,28 @@ def _answer_sheet(settings: Settings, target: Path, questions: Path | None, spli
     for measure in summary["all"]:
         table.add_row(measure, *(str(summary[name][measure]) for name in shown))
     out.print(table)
+    labels_path = path.with_name("realistic-topics.yaml")
+    if path.suffix == ".jsonl" and labels_path.exists():
+        from assistant.answer_sheet import load_topic_labels, topic_recall
+
+        labels = load_topic_labels(labels_path)
+        retrieval = Table(title=f"Document retrieval against the weak labels in {labels_path}")
+        retrieval.add_column("split")
+        retrieval.add_column("question index")
+        retrieval.add_column("result")
+        for name in ("dev", "held-out"):
+            part = [item for item in items if split_of(item.id) == name]
+            if not part:
+                continue
+            for use in (True, False):
+                scores = topic_recall(assistant, part, labels, use)
+                summary[name][f"retrieval_{'with' if use else 'without'}_question_index"] = scores
+                retrieval.add_row(
+                    name,
+                    "with" if use else "without",
+                    "  ".join(f"{k} {v}" for k, v in scores.items()),
+                )
+        out.print(retrieval)
     target.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
     out.print(f"Wrote {as_json} and {as_md}")
 
