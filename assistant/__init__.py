@@ -8,6 +8,7 @@ from assistant.errors import (
     IndexNotReadyError,
     IngestLockedError,
     NurtureError,
+    QuestionError,
 )
 from assistant.models import Answer, Citation, Message, RelatedDocument, SafetyInfo
 from assistant.retrieve import Filters
@@ -25,6 +26,7 @@ __all__ = [
     "IngestLockedError",
     "Message",
     "NurtureError",
+    "QuestionError",
     "RelatedDocument",
     "SafetyInfo",
     "Settings",
