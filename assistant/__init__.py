@@ -9,6 +9,7 @@ from assistant.errors import (
     IndexNotReadyError,
     IngestLockedError,
     NurtureError,
+    QuestionError,
 )
 from assistant.models import (
     Answer,
@@ -36,6 +37,7 @@ __all__ = [
     "IngestLockedError",
     "Message",
     "NurtureError",
+    "QuestionError",
     "RelatedDocument",
     "SafetyInfo",
     "Settings",

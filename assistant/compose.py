@@ -7,12 +7,18 @@ the assistant turns those into `[n]` markers and citations.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from assistant.errors import GeneratorUnavailableError
 from assistant.lexical import tokenize
-from assistant.models import Chunk, Message
+from assistant.models import EVIDENCE_LABELS, Chunk, Citation, Message
+from assistant.topic_fit import TopicFit, default_topic_fit
+
+logger = logging.getLogger(__name__)
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "Dr.", "Mr.", "Mrs.", "Ms.", "St.", "No.", "vs.", "al.")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -40,6 +46,9 @@ _DANGLING = re.compile(r"^(?:This|That|These|Those|It|They|Both|Such|He|She|Here
 class Passage:
     chunk: Chunk
     score: float  # retrieval score, higher is better
+    # The carer asked this section's own question (heading or alternate) nearly word for word,
+    # so the section's topic is the question's topic (topic fit allows its sentences).
+    asked_directly: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,18 @@ class Sentence:
 
 
 class Generator(Protocol):
+    """Sentences answering `question`, each tied to the passage it quotes. `triaged`: a safety
+    message is shown first (alarming topics may then be quoted); `closest`: the evidence is
+    middling, so quote only the closest section."""
+
     def generate(
-        self, question: str, passages: list[Passage], history: list[Message]
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[Message],
+        *,
+        triaged: bool = False,
+        closest: bool = False,
     ) -> list[Sentence]: ...
 
 
@@ -103,76 +122,343 @@ def plain(sentence: str) -> str:
     return _EMPHASIS.sub(r"\2", _LINK.sub(r"\1", sentence)).strip()
 
 
+_YES_NO = re.compile(
+    r"(?:^|[.?!,;]\s*|\b(?:but|so|and)\s+)(?:is|are|am|was|were|do|does|did|should|shall|can|"
+    r"could|will|would|has|have|may|might|must|isnt|arent|doesnt|shouldnt|cant|wont)\b",
+    re.IGNORECASE,
+)
+_ANSWERS_YES_NO = re.compile(
+    r"^(?:yes|no|usually|often|mostly|not always|it is|it's|this is|that is|most|many|some|a few|"
+    r"never|always)\b",
+    re.IGNORECASE,
+)
+_JUDGEMENT = ("normal", "common", "usual", "ok", "okay", "safe", "fine", "worry", "too long")
+
+
+def _judgements(text: str) -> set[str]:
+    lowered = text.lower()
+    return {word for word in _JUDGEMENT if re.search(rf"\b{word}\b", lowered)}
+
+
+def is_yes_no(question: str) -> bool:
+    """A question that asks "is it normal", "should I", or anything answered yes or no."""
+    return bool(_YES_NO.search(question.strip()))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    passage: int
+    start: int
+    position: int  # sentence number within the passage
+    words: int
+    terms: frozenset[str]
+    relevance: float  # idf-weighted share of the question's informative terms it contains
+
+
 class ExtractiveGenerator:
-    """Picks 2 to `max_sentences` sentences that best answer the question, without an LLM."""
+    """Quotes the best-matching section in its own order, without an LLM.
+
+    1. The primary section is the best passage (for a yes/no question, a near-best section whose
+       own heading is a yes/no question is preferred: its first sentence answers it).
+    2. A coherent run of its opening sentences is quoted, about `min_words` to `max_words` words;
+       for a yes/no question, the sentence that answers it comes first.
+    3. A second section is added only when it scores close to the first, is on the same topic
+       (same document or a shared topic), and adds a distinct point that shares words with the
+       question.
+    4. Topic fit: no sentence about an alarming topic (emergencies, abuse, shaking, losing
+       control) unless the question raises it or safety triage fired; no sentence with no
+       informative word in common with the question or its section heading.
+    """
 
     def __init__(
         self,
-        idf: dict[str, float] | None = None,
+        idf: dict[str, float] | Callable[[], dict[str, float]] | None = None,
         *,
-        min_sentences: int = 2,
-        max_sentences: int = 5,
-        max_passages: int = 3,
+        topic_fit: TopicFit | None = None,
+        min_words: int = 40,
+        target_words: int = 75,
+        max_words: int = 140,
+        max_sentences: int = 6,
+        second_ratio: float = 0.9,
+        second_support: float = 0.2,
         duplicate_overlap: float = 0.6,
-        min_support: float = 0.15,
     ) -> None:
-        self.idf = idf or {}
-        self.min_sentences = min_sentences
+        self._idf = idf
+        self.topic_fit = topic_fit or default_topic_fit()
+        self.min_words = min_words
+        self.target_words = target_words
+        self.max_words = max_words
         self.max_sentences = max_sentences
-        self.max_passages = max_passages
+        self.second_ratio = second_ratio
+        self.second_support = second_support
         self.duplicate_overlap = duplicate_overlap
-        self.min_support = min_support
+
+    @property
+    def idf(self) -> dict[str, float]:
+        if callable(self._idf):
+            return self._idf()
+        return self._idf or {}
 
     def generate(
         self,
         question: str,
         passages: list[Passage],
         history: list[Message],  # noqa: ARG002 - the extractive composer answers the question alone
+        *,
+        triaged: bool = False,
+        closest: bool = False,
     ) -> list[Sentence]:
         if not passages:
             return []
-        query_terms = set(tokenize(question)) - _COMMON
-        query_weight = sum(self._idf(term) for term in query_terms) or 1.0
-        top_score = max(passage.score for passage in passages) or 1.0
-        scored: list[tuple[float, int, int, str, set[str]]] = []
-        for index, passage in enumerate(passages[: self.max_passages]):
-            relevance = passage.score / top_score
-            heading_terms = set(tokenize(" ".join(passage.chunk.heading_path)))
-            heading_match = sum(self._idf(t) for t in query_terms & heading_terms) / query_weight
-            for position, (sentence, start) in enumerate(split_sentences(passage.chunk.text)):
-                text = plain(sentence)
-                words = len(text.split())
-                if words < 4 or text[-1:] not in ".!?":
-                    continue
-                terms = set(tokenize(text))
-                overlap = sum(self._idf(t) for t in query_terms & terms) / query_weight
-                if index > 0 and overlap + heading_match < self.min_support:
-                    # Beyond the best passage, quote only what shares words with the question.
-                    continue
-                score = 0.45 * relevance + 0.4 * overlap + 0.15 * heading_match
-                score -= 0.04 * position  # guidance puts the main point first
-                if _DANGLING.match(text):
-                    score -= 0.15
-                if words > 45:
-                    score -= 0.1
-                scored.append((score, index, start, text, terms))
+        idf = self.idf
+        asked = self.topic_fit.asked_about(question)
+        query_terms = frozenset(tokenize(question)) - _COMMON
+        weight = sum(idf.get(t, 1.0) for t in query_terms) or 1.0
+        fitting = [
+            index
+            for index, passage in enumerate(passages)
+            if passage.asked_directly
+            or self.topic_fit.section_allowed(
+                passage.chunk.section, passage.chunk.topics, asked, triaged
+            )
+        ]
+        if not fitting:
+            return []
+        yes_no = is_yes_no(question)
 
-        scored.sort(key=lambda item: item[0], reverse=True)
-        chosen: list[tuple[float, int, int, str, set[str]]] = []
-        for item in scored:
-            if len(chosen) >= self.max_sentences:
-                break
-            if any(_overlap(item[4], other[4]) >= self.duplicate_overlap for other in chosen):
+        def opening(index: int) -> float:
+            found = self._candidates(passages[index], index, query_terms, weight, idf)[:3]
+            return sum(candidate.relevance for candidate in found)
+
+        primary = self._primary(passages, fitting, question, yes_no, opening)
+        candidates = self._candidates(passages[primary], primary, query_terms, weight, idf)
+        first = passages[primary]
+        if first.asked_directly:
+            # The carer asked this section's own question: its topic is the question's topic.
+            asked = asked | self.topic_fit.section_topics(first.chunk.section, first.chunk.topics)
+        chosen = self._opening_run(candidates, asked, triaged, first)
+        if not chosen:
+            return []
+        if yes_no:
+            chosen = self._lead_with_answer(chosen, candidates, question, asked, triaged)
+        if not closest:
+            chosen += self._second(
+                passages, fitting, primary, chosen, query_terms, weight, idf, asked, triaged
+            )
+        return [Sentence(c.text, c.passage, c.start) for c in chosen]
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _primary(
+        self,
+        passages: list[Passage],
+        fitting: list[int],
+        question: str,
+        yes_no: bool,
+        opening: Callable[[int], float],
+    ) -> int:
+        """The best section; for a yes/no question, a close one whose heading asks the same
+        kind of question ("Is it normal ...?" for "is this normal?") is preferred when its
+        opening sentences share at least as much with the question as the best one's."""
+        best = fitting[0]
+        if not yes_no:
+            return best
+        judged = _judgements(question)
+        for index in fitting[:3]:
+            heading = (passages[index].chunk.heading_path[-1:] or [""])[0]
+            if index == best or not is_yes_no(heading):
                 continue
-            if len(chosen) >= self.min_sentences and item[0] < chosen[0][0] * 0.7:
-                break
-            chosen.append(item)
-        # Read in the guidance's own order: passage by passage, sentence by sentence.
-        chosen.sort(key=lambda item: (item[1], item[2]))
-        return [Sentence(text, index, start) for _, index, start, text, _ in chosen]
+            ratio = passages[index].score / (passages[best].score or 1.0)
+            if ratio < 0.7 or (ratio < self.second_ratio and not judged & _judgements(heading)):
+                continue
+            if opening(index) >= opening(best):
+                return index
+        return best
 
-    def _idf(self, term: str) -> float:
-        return self.idf.get(term, 1.0)
+    def _candidates(
+        self,
+        passage: Passage,
+        index: int,
+        query_terms: frozenset[str],
+        weight: float,
+        idf: dict[str, float],
+    ) -> list[Candidate]:
+        found = []
+        for position, (sentence, start) in enumerate(split_sentences(passage.chunk.text)):
+            text = plain(sentence)
+            words = len(text.split())
+            if words < 4 or text[-1:] not in ".!?":
+                continue
+            terms = frozenset(tokenize(text))
+            relevance = sum(idf.get(t, 1.0) for t in query_terms & terms) / weight
+            found.append(Candidate(text, index, start, position, words, terms, relevance))
+        return found
+
+    def _fits(self, candidate: Candidate, asked: set[str], triaged: bool) -> bool:
+        return self.topic_fit.allows(candidate.text, asked, triaged)
+
+    def _opening_run(
+        self, candidates: list[Candidate], asked: set[str], triaged: bool, passage: Passage
+    ) -> list[Candidate]:
+        """The section's opening sentences in order, stopping near `target_words`."""
+        heading_terms = frozenset(tokenize(passage.chunk.section)) - _COMMON
+        chosen: list[Candidate] = []
+        words = 0
+        skipped = False
+        for candidate in candidates:
+            if len(chosen) >= self.max_sentences or words >= self.target_words:
+                break
+            if words + candidate.words > self.max_words and chosen:
+                break
+            off_topic = (
+                chosen and candidate.relevance == 0 and not (candidate.terms & heading_terms)
+            )
+            if (
+                not self._fits(candidate, asked, triaged)
+                or off_topic
+                or (skipped and _DANGLING.match(candidate.text))
+                or (not chosen and _DANGLING.match(candidate.text) and candidate.position > 0)
+            ):
+                skipped = True
+                continue
+            if any(_overlap(candidate.terms, c.terms) >= self.duplicate_overlap for c in chosen):
+                continue
+            chosen.append(candidate)
+            words += candidate.words
+            skipped = False
+        return chosen
+
+    def _lead_with_answer(
+        self,
+        chosen: list[Candidate],
+        candidates: list[Candidate],
+        question: str,
+        asked: set[str],
+        triaged: bool,
+    ) -> list[Candidate]:
+        """For a yes/no question, the sentence that answers it goes first."""
+        judged = _judgements(question)
+
+        def answers(candidate: Candidate) -> bool:
+            text = candidate.text.lower()
+            return bool(_ANSWERS_YES_NO.match(text)) or any(
+                re.search(rf"\b{word}\b", text) for word in judged
+            )
+
+        def answering(candidate: Candidate) -> float:
+            score = candidate.relevance
+            if _ANSWERS_YES_NO.match(candidate.text):
+                score += 0.3
+            if any(re.search(rf"\b{word}\b", candidate.text.lower()) for word in judged):
+                score += 0.4
+            return score - 0.05 * candidate.position
+
+        pool = [c for c in candidates[:8] if self._fits(c, asked, triaged) and answers(c)]
+        if not pool:
+            return chosen
+        best = max(pool, key=answering)
+        if best is chosen[0] or answering(best) <= answering(chosen[0]) + 0.1:
+            return chosen
+        rest = [c for c in chosen if c is not best]
+        words = best.words
+        kept = [best]
+        for candidate in rest:
+            if words + candidate.words > self.max_words:
+                break
+            kept.append(candidate)
+            words += candidate.words
+        return kept
+
+    def _second(
+        self,
+        passages: list[Passage],
+        fitting: list[int],
+        primary: int,
+        chosen: list[Candidate],
+        query_terms: frozenset[str],
+        weight: float,
+        idf: dict[str, float],
+        asked: set[str],
+        triaged: bool,
+    ) -> list[Candidate]:
+        """One to two opening sentences of a second section: only a close match on the same
+        topic that makes a distinct point the question asks about."""
+        words = sum(c.words for c in chosen)
+        top = passages[fitting[0]].score
+        first = passages[primary].chunk
+        for index in fitting[:3]:
+            if index == primary:
+                continue
+            passage = passages[index]
+            chunk = passage.chunk
+            same_topic = chunk.doc_id == first.doc_id or bool(set(chunk.topics) & set(first.topics))
+            if passage.score < top * self.second_ratio or not same_topic:
+                continue
+            added: list[Candidate] = []
+            for candidate in self._candidates(passage, index, query_terms, weight, idf)[:3]:
+                if (
+                    candidate.relevance < self.second_support
+                    or not self._fits(candidate, asked, triaged)
+                    or _DANGLING.match(candidate.text)
+                    or words + candidate.words > self.max_words
+                    or any(
+                        _overlap(candidate.terms, c.terms) >= self.duplicate_overlap
+                        for c in chosen + added
+                    )
+                ):
+                    continue
+                added.append(candidate)
+                words += candidate.words
+                if len(added) == 2:
+                    break
+            if added:
+                return added
+        return []
+
+
+class FallbackGenerator:
+    """A generator that wraps others: the first whose reply keeps the contract wins.
+
+    Built once at start-up (an LLM first, the extractive composer last). A reply is kept when
+    it is not empty and every sentence passes `accept` (the quoting, citation and topic-fit
+    contract); an unreachable model (`GeneratorUnavailableError`) or a reply that breaks the
+    contract passes the turn to the next generator, so the carer gets the quoted answer."""
+
+    def __init__(
+        self,
+        generators: list[Generator],
+        accept: Callable[[str, list[Passage], list[Sentence], bool], bool],
+    ) -> None:
+        if not generators:
+            raise ValueError("FallbackGenerator needs at least one generator")
+        self.generators = generators
+        self.accept = accept
+
+    def generate(
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[Message],
+        *,
+        triaged: bool = False,
+        closest: bool = False,
+    ) -> list[Sentence]:
+        last = len(self.generators) - 1
+        for n, generator in enumerate(self.generators):
+            try:
+                sentences = generator.generate(
+                    question, passages, history, triaged=triaged, closest=closest
+                )
+            except GeneratorUnavailableError as error:
+                if n == last:
+                    raise
+                logger.warning("generator %d unavailable, falling back: %s", n, error)
+                continue
+            if n == last or self.accept(question, passages, sentences, triaged):
+                return sentences
+            logger.info("generator %d broke the quoting contract; falling back", n)
+        return []
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
@@ -195,3 +481,77 @@ def split_answer(answer: str) -> list[str]:
         start = match.end()
     pieces.append(answer[start:])
     return [piece for piece in pieces if piece]
+
+
+# -- citations: built next to the composer, from each chunk's own provenance ------------------
+
+
+def citation(n: int, chunk: Chunk, score: float) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        section=chunk.section,
+        anchor=chunk.anchor,
+        url=chunk.url,
+        source="; ".join(chunk.source_names),
+        type=chunk.type,
+        evidence=EVIDENCE_LABELS[chunk.type],
+        reviewed=chunk.reviewed,
+        snippet=chunk.text,
+        quotes=[],
+        chunk_id=chunk.id,
+        start=chunk.start,
+        end=chunk.end,
+        score=round(score, 6),
+    )
+
+
+def cite(sentences: list[Sentence], sources: list[Citation]) -> tuple[str, list[Citation]]:
+    """Put the source's number after every sentence; return only the sources quoted.
+
+    Numbers are the sources' retrieval ranks, the same on every path (JSON, stream, chat)."""
+    quotes: dict[int, list[str]] = {}
+    parts = []
+    for sentence in sentences:
+        if not 0 <= sentence.passage < len(sources):
+            raise ValueError(f"generator cited passage {sentence.passage}, which was not given")
+        quotes.setdefault(sentence.passage, []).append(sentence.text)
+        parts.append(f"{sentence.text} [{sources[sentence.passage].n}]")
+    citations = [
+        sources[index].model_copy(update={"quotes": quoted})
+        for index, quoted in sorted(quotes.items())
+    ]
+    return " ".join(parts), citations
+
+
+def _folded(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain(text).lower()).split())
+
+
+def keeps_contract(
+    topic_fit: TopicFit,
+) -> Callable[[str, list[Passage], list[Sentence], bool], bool]:
+    """The contract every generated answer is held to: at least one sentence; each sentence is
+    quoted from the passage it cites (case, punctuation and Markdown aside); and none raises an
+    alarming topic the question did not (unless triage fired)."""
+
+    def accept(
+        question: str, passages: list[Passage], sentences: list[Sentence], triaged: bool
+    ) -> bool:
+        if not sentences:
+            return False
+        asked = topic_fit.asked_about(question)
+        for sentence in sentences:
+            if not 0 <= sentence.passage < len(passages):
+                return False
+            quoted = _folded(sentence.text)
+            if len(quoted.split()) < 3 or quoted not in _folded(
+                passages[sentence.passage].chunk.text
+            ):
+                return False
+            if not topic_fit.allows(sentence.text, asked, triaged):
+                return False
+        return True
+
+    return accept

@@ -5,7 +5,8 @@
      ├── ConfigError               config_invalid          500  a setting is wrong or missing
      ├── IndexNotReadyError        index_not_ready         503  never ingested, or another model
      ├── IngestLockedError         ingest_locked           409  another ingest is writing
-     └── GeneratorUnavailableError generator_unavailable   503  the configured LLM can't be reached
+     ├── GeneratorUnavailableError generator_unavailable   503  the configured LLM can't be reached
+     └── QuestionError             question_invalid        422  the question can't be used as given
 
 Each error declares its HTTP status and its `kind`: the `error.type` a client reads in the JSON
 body. Kinds are API: snake_case, declared here and in `api/errors.py`, never derived from a class
@@ -55,3 +56,8 @@ class IngestLockedError(NurtureError):
 class GeneratorUnavailableError(NurtureError):
     status_code = 503
     kind = "generator_unavailable"
+
+
+class QuestionError(NurtureError):
+    status_code = 422
+    kind = "question_invalid"

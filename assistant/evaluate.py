@@ -50,9 +50,17 @@ class GoldSet(BaseModel):
         return sorted({doc for item in self.in_scope for doc in item.docs} - known)
 
 
-def ranked_documents(assistant: Assistant, question: str, mode: Mode, fusion: Fusion) -> list[str]:
+def ranked_documents(
+    assistant: Assistant,
+    question: str,
+    mode: Mode,
+    fusion: Fusion,
+    use_questions: bool | None = None,
+) -> list[str]:
     assert assistant.retriever is not None
-    result = assistant.retriever.search(question, mode=mode, fusion=fusion, k=10)
+    result = assistant.retriever.search(
+        question, mode=mode, fusion=fusion, k=10, use_questions=use_questions
+    )
     ranked: list[str] = []
     for hit in result.hits:
         if hit.chunk.doc_id not in ranked:
@@ -61,11 +69,15 @@ def ranked_documents(assistant: Assistant, question: str, mode: Mode, fusion: Fu
 
 
 def retrieval_scores(
-    assistant: Assistant, gold: GoldSet, mode: Mode, fusion: Fusion
+    assistant: Assistant,
+    gold: GoldSet,
+    mode: Mode,
+    fusion: Fusion,
+    use_questions: bool | None = None,
 ) -> dict[str, float]:
     first_ranks = []
     for item in gold.in_scope:
-        ranked = ranked_documents(assistant, item.question, mode, fusion)
+        ranked = ranked_documents(assistant, item.question, mode, fusion, use_questions)
         rank = next((i + 1 for i, doc in enumerate(ranked) if doc in item.docs), None)
         first_ranks.append(rank)
     total = len(first_ranks)
@@ -85,6 +97,11 @@ def citation_problems(answer: Answer) -> list[str]:
         if not body.startswith(answer.safety.message):
             return ["the safety message is not at the start of the answer"]
         body = body[len(answer.safety.message) :]
+    if answer.note:
+        body = body.strip()
+        if not body.startswith(answer.note):
+            return ["the note is not at the start of the quoted answer"]
+        body = body[len(answer.note) :]
     problems = []
     numbers = {citation.n for citation in answer.citations}
     for marker in _MARKER.findall(body):
@@ -113,6 +130,10 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
         "hybrid_weighted": retrieval_scores(assistant, gold, "hybrid", "weighted"),
     }
     report["retrieval"]["hybrid"] = report["retrieval"][f"hybrid_{assistant.settings.fusion}"]
+    # The same hybrid search without the question index (headings and "Also asked as").
+    report["retrieval"]["hybrid_passages_only"] = retrieval_scores(
+        assistant, gold, "hybrid", assistant.settings.fusion, use_questions=False
+    )
 
     in_answers = [assistant.ask(item.question) for item in gold.in_scope]
     out_answers = [assistant.ask(item.question) for item in gold.out_of_scope]
@@ -236,7 +257,7 @@ def calibrate(assistant: Assistant, gold: GoldSet) -> dict:
 
 def summary_rows(report: dict) -> list[tuple[str, str]]:
     rows = []
-    for mode in ("dense", "lexical", "hybrid_rrf", "hybrid_weighted"):
+    for mode in ("dense", "lexical", "hybrid_rrf", "hybrid_weighted", "hybrid_passages_only"):
         scores = report["retrieval"][mode]
         rows.append((f"retrieval {mode}", "  ".join(f"{k} {v:.3f}" for k, v in scores.items())))
     abst = report["abstention"]

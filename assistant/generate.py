@@ -1,8 +1,11 @@
-"""An LLM-backed `Generator` through LangChain, as an option beside the extractive composer.
+"""An LLM-backed `Generator` through LangChain, as an option in front of the extractive composer.
 
-The model sees only the numbered passages and must end every sentence with a passage number.
-A sentence without a valid number is dropped, never shown uncited. If the model cannot be
-reached, `GeneratorUnavailableError` lets the assistant fall back to quoting."""
+The model sees only the numbered passages and must quote whole sentences from them, each ending
+with its passage number. A sentence without a valid number is dropped, never shown uncited. The
+`FallbackGenerator` it is wrapped in (built once, `service.build_generator`) keeps its reply
+only when every sentence is a quote of the passage it cites and fits the question's topic;
+otherwise, or if the model cannot be reached (`GeneratorUnavailableError`), the carer gets the
+quoted answer."""
 
 from __future__ import annotations
 
@@ -37,8 +40,16 @@ class LLMGenerator:
         self.instructions = PROMPT.read_text(encoding="utf-8")
 
     def generate(
-        self, question: str, passages: list[Passage], history: list[Message]
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[Message],
+        *,
+        triaged: bool = False,  # noqa: ARG002 - the contract check (FallbackGenerator) applies it
+        closest: bool = False,
     ) -> list[Sentence]:
+        if closest:
+            passages = passages[:1]
         try:
             reply = self.model.invoke(self.messages(question, passages, history))
         except Exception as error:

@@ -17,7 +17,9 @@ SAFETY_PRIORITY: tuple[SafetyCategory, ...] = (
     "carer_crisis",
     "medical",
 )
-AbstainReason = Literal["out_of_scope", "no_evidence", "index_unavailable", "unreadable"]
+AbstainReason = Literal[
+    "out_of_scope", "no_evidence", "index_unavailable", "unreadable", "needs_more"
+]
 DOC_TYPES: tuple[str, ...] = DocType.__args__  # type: ignore[attr-defined]
 
 _AGE_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*(months?|years?)\s*$", re.IGNORECASE)
@@ -299,6 +301,11 @@ class RelatedDocument(BaseModel):
 
 class Answer(BaseModel):
     answer: str = Field(description="Markdown. Every guidance sentence ends with [n] markers.")
+    note: str | None = Field(
+        None,
+        description="A fixed lead-in shown before the quoted guidance (after any safety "
+        "message), e.g. that the guidance doesn't answer exactly this and what is closest.",
+    )
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
     abstain_reason: AbstainReason | None = None

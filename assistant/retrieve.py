@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.lexical import LexicalIndex, tokenize
-from assistant.models import Chunk, DocType, Document
+from assistant.models import Chunk, DocType, Document, QuestionRecord
+from assistant.questions import QuestionIndex
 from assistant.store import IndexStore
 from assistant.text import Normaliser
 
@@ -59,6 +60,15 @@ class Hit:
     score: float
     dense: float | None = None
     lexical: float | None = None
+    # How well the carer's question matches the section's own question (its heading or one of
+    # its "Also asked as" phrasings): cosine similarity and normalised BM25, when it matched.
+    question_dense: float | None = None
+    question_lexical: float | None = None
+    matched_question: str | None = None
+
+    @property
+    def section_id(self) -> str:
+        return f"{self.chunk.doc_id}#{self.chunk.anchor}"
 
 
 @dataclass
@@ -85,6 +95,12 @@ class IndexView:
     idf: dict[str, float]
     normalise: Normaliser
     documents: dict[str, Document]
+    # The question index: every section's heading and alternates, their vectors (matched in
+    # process: a few hundred short rows) and BM25; and each section's chunks in order.
+    questions: QuestionIndex | None = None
+    question_vectors: np.ndarray | None = None
+    question_list: list[QuestionRecord] = field(default_factory=list)
+    sections: dict[str, list[Chunk]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -117,7 +133,33 @@ class IndexView:
         idf = {term: math.log(1 + total / count) for term, count in frequency.items()}
         normalise = Normaliser(words, known_words)
         documents = {doc.id: doc for doc in store.documents(generation)}
-        return cls(generation, collection, by_id, lexical, idf, normalise, documents)
+        sections: dict[str, list[Chunk]] = {}
+        for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.chunk_index)):
+            sections.setdefault(f"{chunk.doc_id}#{chunk.anchor}", []).append(chunk)
+        questions = QuestionIndex.load(store, settings, generation)
+        question_list: list[QuestionRecord] = []
+        vectors: np.ndarray | None = None
+        collection_q = store.question_collection(generation)
+        if collection_q is not None:
+            question_list, vectors = store.question_records(collection_q, with_vectors=True)
+            if len(question_list) == 0:
+                vectors = None
+            else:
+                norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+                vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        return cls(
+            generation,
+            collection,
+            by_id,
+            lexical,
+            idf,
+            normalise,
+            documents,
+            questions,
+            vectors,
+            question_list,
+            sections,
+        )
 
     def idf_of(self, term: str) -> float:
         return self.idf.get(term, math.log(1 + len(self.chunks)))
@@ -164,8 +206,11 @@ class Retriever:
         fusion: Fusion | None = None,
         query_vector: np.ndarray | None = None,
         diversify: bool = True,
+        use_questions: bool | None = None,
     ) -> Retrieval:
         settings = self.settings
+        if use_questions is None:
+            use_questions = settings.question_weight > 0
         k = k or settings.retrieve_k
         fusion = fusion or settings.fusion
         view = self.view()
@@ -201,6 +246,11 @@ class Retriever:
 
         started = time.perf_counter()
         hits = fuse(dense, lexical, fusion, settings.fusion_alpha, settings.rrf_k)
+        if use_questions:
+            matched = self._match_questions(view, query, query_vector, mode, allowed)
+            hits = add_question_matches(
+                hits, matched, view.sections, settings.question_alpha, settings.question_weight
+            )
         if diversify:
             hits = diversified(hits, k, settings.max_chunks_per_doc)
         else:
@@ -209,6 +259,38 @@ class Retriever:
         best_dense = max((score for _, score in dense), default=0.0)
         evidence = best_dense + self._support(view, query, hits)
         return Retrieval(query, hits, best_dense, query_vector, evidence, timings)
+
+    def _match_questions(
+        self,
+        view: IndexView,
+        query: str,
+        query_vector: np.ndarray | None,
+        mode: Mode,
+        allowed: set[str] | None,
+    ) -> dict[str, tuple[float, float, str]]:
+        """Per section: (best cosine, best normalised BM25, the phrasing that matched best)."""
+        found: dict[str, tuple[float, float, str]] = {}
+        records = view.question_list
+        if mode in ("hybrid", "dense") and query_vector is not None and records:
+            assert view.question_vectors is not None
+            scores = view.question_vectors @ np.asarray(query_vector, dtype=np.float32)
+            for index in np.argsort(-scores)[: self.settings.retrieve_candidates * 2]:
+                record = records[int(index)]
+                if allowed is not None and record.doc_id not in allowed:
+                    continue
+                section = record.section_id
+                if section not in found:
+                    found[section] = (float(scores[index]), 0.0, record.text)
+        if mode in ("hybrid", "lexical") and view.questions is not None:
+            lexical = view.questions.search_lexical(query, self.settings.retrieve_candidates * 2)
+            top = max((score for _, score in lexical), default=0.0) or 1.0
+            for record, score in lexical:
+                if allowed is not None and record.doc_id not in allowed:
+                    continue
+                dense, best_lexical, text = found.get(record.section_id, (0.0, 0.0, record.text))
+                if score / top > best_lexical:
+                    found[record.section_id] = (dense, score / top, text)
+        return found
 
     def _support(self, view: IndexView, query: str, hits: list[Hit]) -> float:
         terms = set(tokenize(query))
@@ -255,6 +337,35 @@ def fuse(
             lexical_part = (hit.lexical or 0.0) / top_lexical
             hit.score = alpha * dense_part + (1 - alpha) * lexical_part
     return sorted(hits.values(), key=lambda hit: hit.score, reverse=True)
+
+
+def add_question_matches(
+    hits: list[Hit],
+    matched: dict[str, tuple[float, float, str]],
+    sections: dict[str, list[Chunk]],
+    alpha: float,
+    weight: float,
+) -> list[Hit]:
+    """Blend how well each section's own questions match into its chunks' scores:
+    (1 - weight) * passage score + weight * question score. A section found only through its
+    questions joins with its first chunk, where the corpus answers the heading's question."""
+    by_section: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_section.setdefault(hit.section_id, []).append(hit)
+    for section, (dense, lexical, text) in matched.items():
+        if section not in by_section and sections.get(section):
+            hit = Hit(sections[section][0], 0.0)
+            by_section[section] = [hit]
+            hits.append(hit)
+        for hit in by_section.get(section, []):
+            hit.question_dense, hit.question_lexical, hit.matched_question = dense, lexical, text
+    for hit in hits:
+        passage = hit.score
+        question = 0.0
+        if hit.question_dense is not None:
+            question = alpha * hit.question_dense + (1 - alpha) * (hit.question_lexical or 0.0)
+        hit.score = (1 - weight) * passage + weight * question
+    return sorted(hits, key=lambda hit: hit.score, reverse=True)
 
 
 def diversified(hits: Iterable[Hit], k: int, per_doc: int) -> list[Hit]:

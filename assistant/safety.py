@@ -39,6 +39,9 @@ _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
 # reads English (and the 999 and NHS 111 lines), rather than searched.
 _MIN_WORDS_FOR_LANGUAGE = 6
+# Below this many words ("and what about afterwards?") an embedding says too little about
+# danger for the classifier to judge; the rules still read every message.
+_MIN_WORDS_FOR_CLASSIFIER = 5
 # The tokenizer's vocabulary knows many short foreign words ("los", "bien"), so the bar is high.
 _MIN_ENGLISH_SHARE = 0.6
 
@@ -140,7 +143,12 @@ class SafetyTriage:
         found += [(c.category, f"concept:{c.id}") for c in self.concepts.fired(normalised, live)]
         # The learned layer speaks only when the readable layers are silent, so a trainer can
         # always see, in the files, why a message they can read was triaged as it was.
-        if not found and vector is not None and self.classifier is not None:
+        if (
+            not found
+            and vector is not None
+            and self.classifier is not None
+            and len(normalised.split()) >= _MIN_WORDS_FOR_CLASSIFIER
+        ):
             decided = self.classifier.decide(vector)
             if decided and (live or decided[0] not in _LIVE_ONLY):
                 found.append((decided[0], f"classifier:{decided[0]}:{decided[1]:.2f}"))

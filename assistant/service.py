@@ -17,13 +17,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from assistant.compose import ExtractiveGenerator, Generator, Passage, Sentence
+from assistant.compose import (
+    ExtractiveGenerator,
+    FallbackGenerator,
+    Generator,
+    Passage,
+    citation,
+    cite,
+    keeps_contract,
+)
 from assistant.config import Settings
 from assistant.embeddings import BatchingEmbedder, Embedder, build_embedder
-from assistant.errors import GeneratorUnavailableError, IndexNotReadyError, NurtureError
+from assistant.errors import IndexNotReadyError, NurtureError, QuestionError
 from assistant.generate import build_llm_generator
 from assistant.models import (
-    EVIDENCE_LABELS,
     Answer,
     Citation,
     Document,
@@ -35,6 +42,7 @@ from assistant.retrieve import Filters, Hit, Retrieval, Retriever
 from assistant.safety import SafetyResult, SafetyTriage, build_triage, load_classifier
 from assistant.scope import ScopeGuard
 from assistant.store import IndexStore, open_store
+from assistant.topic_fit import default_topic_fit
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +53,14 @@ _FOLLOW_UP = re.compile(
     r"^\s*(is|does|will|can) (that|this|it)\b|^\s*why\??\s*$",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[^\W\d_]{2,}")
 _DOMAIN = re.compile(
     r"\b(bab(y|ies)|toddler|infant|newborn|child|children|kid|foster|carer|placement|contact|"
     r"family time|social worker|health visitor|attachment|adopt\w*|care order|bubs?|little one|"
-    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*)\b",
+    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*|"
+    r"grand(son|daughter|child)|niece|nephew|kinship|sgo|tantrums?|meltdowns?|nappy|nappies|"
+    r"potty|sw|hv|lac|iro|birth (mum|mother|dad|father|family|parents?)|"
+    r"\d+ ?(yo|mo|wks?|weeks? old|months? old|years? old))\b",
     re.IGNORECASE,
 )
 
@@ -66,6 +78,8 @@ class Prepared:
     related: list[RelatedDocument]
     timings: dict[str, float]
     started: float
+    # The evidence is middling: quote the closest section, saying it is not an exact answer.
+    closest: bool = False
 
 
 class Assistant:
@@ -83,8 +97,11 @@ class Assistant:
         self.retriever = retriever
         # Embeds the carer's question for the safety classifier, even while the store is down.
         self.embedder = embedder
-        self.generator = generator
+        # The quoting composer is always there; an LLM, when configured, goes in front of it
+        # (see `build_generator`).
+        self.generator = generator or build_generator(settings, self._idf)
         self.scope = scope
+        self.topic_fit = default_topic_fit()
         self.messages = yaml.safe_load((PROMPTS / "messages.yaml").read_text())
         # How to reach the store when it was down at start-up; tried at most every few seconds.
         self.connect: Callable[[], Retriever] | None = None
@@ -119,14 +136,7 @@ class Assistant:
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
             # Our own errors say what to change (and never hold a carer's words); others may.
             logger.warning("retrieval unavailable at start-up: %s", _kind(error))
-        assistant = cls(
-            settings,
-            triage,
-            retriever,
-            build_llm_generator(settings),
-            scope=scope,
-            embedder=model,
-        )
+        assistant = cls(settings, triage, retriever, scope=scope, embedder=model)
         if retriever is None and connect is not None:
             # The model loaded but the store did not (a Chroma server down): connect later.
             assistant.connect = connect
@@ -154,6 +164,8 @@ class Assistant:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         history = list(history or [])
+        if question.isupper() and len(_WORD.findall(question)) > 1:
+            question = question.lower()  # all capitals read as ordinary text (not "EPO?")
 
         # One embedding of the carer's own words serves the classifier and the search.
         mark = time.perf_counter()
@@ -165,6 +177,10 @@ class Assistant:
         timings["triage"] = _ms(mark)
         if safety.matched == "language":
             return Prepared(question, history, safety, [], [], "unreadable", [], timings, started)
+        unfiltered = filters is None or filters.empty
+        if safety.category == "none" and not history and unfiltered and too_short(question):
+            # "sleep?" or only emoji: ask for a sentence rather than stitch random sections.
+            return Prepared(question, history, safety, [], [], "needs_more", [], timings, started)
 
         # A safety message is about what is happening now: search for it on its own words.
         query = self.retrieval_query(question, [] if safety.category != "none" else history)
@@ -188,28 +204,59 @@ class Assistant:
         if safety.category != "none":
             threshold -= self.settings.safety_evidence_margin
         outside = (
-            self.scope.outside(retrieval.query_vector, retrieval.best_dense)
+            self.scope.outside(
+                retrieval.query_vector,
+                retrieval.best_dense,
+                named=self.scope.names_uncovered_topic(retrieval.query),
+            )
             if self.scope is not None and retrieval.query_vector is not None
             else None
         )
+        triaged = safety.category != "none"
+        # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
+        # only when the question is about that, or after a safety message.
+        asked = self.topic_fit.asked_about(question)
+        fitting = [hit for hit in retrieval.hits if self._fits(hit, asked, triaged)]
         reason: str | None = None
-        if outside or not retrieval.hits or retrieval.evidence < threshold:
-            in_domain = (filters and not filters.empty) or _DOMAIN.search(retrieval.query)
+        closest = False
+        in_domain = bool((filters and not filters.empty) or _DOMAIN.search(retrieval.query))
+        if outside or not fitting or retrieval.evidence < threshold:
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
-        hits = [] if reason else retrieval.hits
-        if safety.category != "none":
+        elif fitting[0].score < retrieval.hits[
+            0
+        ].score * self.settings.topic_fit_ratio and not self._close_match(fitting[0]):
+            # The best match was left out for topic fit; what remains is not a close match.
+            reason = "no_evidence"
+        if (
+            reason == "no_evidence"
+            and fitting
+            and not self._nearer_uncovered_topic(retrieval)
+            and retrieval.evidence >= threshold - self.settings.closest_margin
+            and self._close_match(fitting[0])
+        ):
+            # Middling evidence about the carer's world: quote the closest section and say
+            # so, rather than refuse.
+            reason, closest = None, True
+        if not reason and not closest and fitting[0].score < self.settings.full_answer_floor:
+            # Enough evidence to say something, but the best section is not a close match:
+            # quote it as the closest guidance, not as the answer.
+            closest = True
+        hits = [] if reason else fitting
+        if triaged:
             # After a safety message, only guidance about that situation, or none at all.
             hits = [hit for hit in hits if self.triage.fits(safety.category, hit.chunk.topics)]
             if not hits and not reason:
                 reason = "no_evidence"
-        sources = [self.citation(n, hit) for n, hit in enumerate(hits, start=1)]
-        return Prepared(question, history, safety, hits, sources, reason, related, timings, started)
+        sources = [citation(n, hit.chunk, hit.score) for n, hit in enumerate(hits, start=1)]
+        return Prepared(
+            question, history, safety, hits, sources, reason, related, timings, started, closest
+        )
 
     def finish(self, prepared: Prepared) -> Answer:
         """Generate the answer from what `prepare` found."""
         timings = prepared.timings
         if prepared.abstain_reason:
-            if prepared.abstain_reason in ("index_unavailable", "unreadable"):
+            if prepared.abstain_reason in ("index_unavailable", "unreadable", "needs_more"):
                 body = self.messages[prepared.abstain_reason].strip()
             else:
                 body = self._abstention(prepared.abstain_reason, prepared)
@@ -222,18 +269,19 @@ class Assistant:
                 timings=timings,
             )
         mark = time.perf_counter()
-        passages = [Passage(hit.chunk, hit.score) for hit in prepared.hits]
-        extractive = ExtractiveGenerator(
-            self._idf(), max_sentences=self.settings.max_answer_sentences
+        passages = [
+            Passage(hit.chunk, hit.score, asked_directly=self._asked_directly(hit))
+            for hit in prepared.hits
+        ]
+        triaged = prepared.safety.category != "none"
+        sentences = self.generator.generate(
+            prepared.question,
+            passages,
+            prepared.history,
+            triaged=triaged,
+            closest=prepared.closest,
         )
-        try:
-            generator = self.generator or extractive
-            sentences = generator.generate(prepared.question, passages, prepared.history)
-        except GeneratorUnavailableError as error:
-            # Quoting the guidance is a real answer, never an error dressed as one.
-            logger.warning("falling back to quoting the guidance: %s", error)
-            sentences = extractive.generate(prepared.question, passages, prepared.history)
-        text, citations = self.cite(sentences, prepared.sources)
+        text, citations = cite(sentences, prepared.sources)
         timings["compose"] = _ms(mark)
         timings["total"] = _ms(prepared.started)
         if not citations:
@@ -244,7 +292,15 @@ class Assistant:
                 related=prepared.related,
                 timings=timings,
             )
-        return self._answer(prepared.safety, text, citations=citations, timings=timings)
+        note = None
+        if prepared.closest:
+            first = next(c for c in citations if c.n == min(c.n for c in citations))
+            note = (
+                self.messages["closest"]
+                .strip()
+                .format(section=first.section.split(" > ")[-1], title=first.title)
+            )
+        return self._answer(prepared.safety, text, citations=citations, timings=timings, note=note)
 
     # -- steps ------------------------------------------------------------------------
 
@@ -262,6 +318,32 @@ class Assistant:
         except Exception as error:  # noqa: BLE001 - the retrieval boundary
             logger.warning("composing without term weights: %s", _kind(error))
             return None
+
+    def _nearer_uncovered_topic(self, retrieval: Retrieval) -> bool:
+        """Stricter than the scope guard, for 'closest' answers: the question is at all nearer
+        to a topic we do not cover (a puppy crying at night) than to the library."""
+        if self.scope is None or retrieval.query_vector is None:
+            return False
+        if self.scope.names_uncovered_topic(retrieval.query):
+            return True
+        margin = self.settings.scope_margin
+        return self.scope.outside(retrieval.query_vector, retrieval.best_dense - margin) is not None
+
+    def _fits(self, hit: Hit, asked: set[str], triaged: bool) -> bool:
+        """Topic fit for a whole section: allowed when its topic is not alarming, when the
+        question raises that topic, after a safety message, or when the carer asked the
+        section's own question (its heading or an alternate) nearly word for word."""
+        chunk = hit.chunk
+        return self._asked_directly(hit) or self.topic_fit.section_allowed(
+            chunk.section, chunk.topics, asked, triaged
+        )
+
+    def _asked_directly(self, hit: Hit) -> bool:
+        return (hit.question_dense or 0.0) >= self.settings.topic_question_floor
+
+    def _close_match(self, hit: Hit) -> bool:
+        """The carer's question is close to the section's own question (heading or alternate)."""
+        return (hit.question_dense or 0.0) >= self.settings.closest_question_floor
 
     def _ready(self) -> Retriever:
         if self.retriever is None and self.connect is not None:
@@ -322,48 +404,13 @@ class Assistant:
             return f"{previous[-1]} {question}"
         return question
 
-    @staticmethod
-    def citation(n: int, hit: Hit) -> Citation:
-        chunk = hit.chunk
-        return Citation(
-            n=n,
-            doc_id=chunk.doc_id,
-            title=chunk.title,
-            section=chunk.section,
-            anchor=chunk.anchor,
-            url=chunk.url,
-            source="; ".join(chunk.source_names),
-            type=chunk.type,
-            evidence=EVIDENCE_LABELS[chunk.type],
-            reviewed=chunk.reviewed,
-            snippet=chunk.text,
-            quotes=[],
-            chunk_id=chunk.id,
-            start=chunk.start,
-            end=chunk.end,
-            score=round(hit.score, 6),
-        )
-
-    @staticmethod
-    def cite(sentences: list[Sentence], sources: list[Citation]) -> tuple[str, list[Citation]]:
-        """Put the source's number after every sentence; return only the sources quoted.
-
-        Numbers are the sources' retrieval ranks, the same on every path (JSON, stream, chat)."""
-        quotes: dict[int, list[str]] = {}
-        parts = []
-        for sentence in sentences:
-            if not 0 <= sentence.passage < len(sources):
-                raise ValueError(f"generator cited passage {sentence.passage}, which was not given")
-            quotes.setdefault(sentence.passage, []).append(sentence.text)
-            parts.append(f"{sentence.text} [{sources[sentence.passage].n}]")
-        citations = [
-            sources[index].model_copy(update={"quotes": quoted})
-            for index, quoted in sorted(quotes.items())
-        ]
-        return " ".join(parts), citations
-
     def _abstention(self, reason: str, prepared: Prepared) -> str:
+        if prepared.safety.category != "none":
+            # The safety message above is the answer; no "couldn't find guidance" after it.
+            return self.messages["after_safety"].strip()
         text = self.messages[reason].strip()
+        if reason == "needs_more":
+            return text
         # A health or danger worry never gets a bare "not covered": NHS 111 and 999 come first.
         if prepared.safety.category == "none" and self.triage.health_worry(prepared.question):
             text = self.messages["health_worry"].strip() + "\n\n" + text
@@ -389,15 +436,21 @@ class Assistant:
         abstain_reason: str | None = None,
         related: list[RelatedDocument] | None = None,
         timings: dict[str, float],
+        note: str | None = None,
     ) -> Answer:
         # The safety block always comes first; nothing retrieved is put before it.
+        if note:
+            body = f"{note}\n\n{body}"
         text = f"{safety.message}\n\n{body}" if safety.message else body
         return Answer(
             answer=text,
+            note=note,
             citations=citations or [],
             abstained=abstain_reason is not None,
             abstain_reason=abstain_reason,
-            safety=SafetyInfo(category=safety.category, message=safety.message),
+            safety=SafetyInfo(
+                category=safety.category, message=safety.message, matched=safety.matched
+            ),
             related=related or [],
             timings_ms={key: round(value, 3) for key, value in timings.items()},
         )
@@ -417,6 +470,42 @@ def unavailable(error: BaseException) -> IndexNotReadyError:
     return IndexNotReadyError(
         f"the guidance index is not available ({_kind(error)}); try again shortly"
     )
+
+
+def check_length(question: str, limit: int) -> None:
+    """The command line's question limit (the HTTP layer checks its own, with a 422)."""
+    if len(question) > limit:
+        raise QuestionError(
+            f"the question is {len(question)} characters; the limit is {limit} "
+            "(NURTURE_MAX_QUESTION_CHARS): shorten it and ask again"
+        )
+
+
+def too_short(question: str) -> bool:
+    """Fewer than two words of letters ("sleep?", "??", only emoji): too little to search on.
+    An acronym alone ("EPO?", "SGO") is a fair question: the glossary answers it."""
+    found = _WORD.findall(question)
+    if len(found) == 1 and found[0].isupper() and len(found[0]) <= 6:
+        return False
+    return len(found) < 2
+
+
+def build_generator(
+    settings: Settings, idf: Callable[[], dict[str, float] | None] | None = None
+) -> Generator:
+    """Built once at start-up: the quoting composer, behind the configured LLM when there is
+    one. The LLM's reply is kept only when it keeps the quoting and topic-fit contract.
+    `idf` gives the serving index's term weights when the composer needs them."""
+    topic_fit = default_topic_fit()
+    extractive = ExtractiveGenerator(
+        idf,
+        topic_fit=topic_fit,
+        max_sentences=settings.max_answer_sentences,
+    )
+    llm = build_llm_generator(settings)
+    if llm is None:
+        return extractive
+    return FallbackGenerator([llm, extractive], keeps_contract(topic_fit))
 
 
 def _ms(started: float) -> float:

@@ -189,10 +189,12 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
 ) -> None:
     """Answer a question from the guidance, with numbered sources."""
-    from assistant.service import Assistant
+    from assistant.service import Assistant, check_length
 
     try:
-        answer = Assistant.from_settings(get_settings()).ask(question)
+        settings = get_settings()
+        check_length(question, settings.max_question_chars)
+        answer = Assistant.from_settings(settings).ask(question)
     except NurtureError as error:
         raise _fail(error) from None
     if as_json:
@@ -230,6 +232,18 @@ def evaluate_command(
             "recall, precision, confusion, false alarms and every miss. Needs no index.",
         ),
     ] = False,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            help="Write every question's answer and citations to FILE.jsonl and, for a blind "
+            "grader (question and answer only), FILE.md. Default question set: "
+            "corpus/eval/realistic-questions.jsonl.",
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="With --answers: dev, held-out or all questions.")
+    ] = "all",
 ) -> None:
     """Score retrieval, abstention, triage and citations on the gold question set."""
     import json
@@ -240,6 +254,9 @@ def evaluate_command(
     from ingest.load import document_ids
 
     settings = get_settings()
+    if answers is not None:
+        _answer_sheet(settings, answers, questions, split)
+        return
     path = questions or settings.corpus_dir / "eval" / "questions.yaml"
     try:
         gold = GoldSet.load(path)
@@ -331,6 +348,61 @@ def train_safety(
         f"data {classifier.data_sha256[:12]})",
         highlight=False,
     )
+
+
+def _answer_sheet(settings: Settings, target: Path, questions: Path | None, split: str) -> None:
+    import json
+
+    from assistant.answer_sheet import answer_sheet, load_questions, sheet_summary, split_of
+    from assistant.service import Assistant
+
+    if split not in ("dev", "held-out", "all"):
+        raise _fail(ValueError(f"--split must be dev, held-out or all, not {split!r}"))
+    path = questions or settings.corpus_dir / "eval" / "realistic-questions.jsonl"
+    try:
+        items = load_questions(path)
+        assistant = Assistant.from_settings(settings)
+        assistant.retrieve("warm up")
+        items = [item for item in items if split in ("all", split_of(item.id))]
+        rows = answer_sheet(assistant, items)
+    except (NurtureError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    from assistant.answer_sheet import write_sheet
+
+    as_json, as_md = write_sheet(rows, target)
+    summary = sheet_summary(rows)
+    table = Table(title=f"Answers to {path} ({split})")
+    table.add_column("measure")
+    shown = [name for name in summary if summary[name]["in_scope"] + summary[name]["out_of_scope"]]
+    for name in shown:
+        table.add_column(name)
+    for measure in summary["all"]:
+        table.add_row(measure, *(str(summary[name][measure]) for name in shown))
+    out.print(table)
+    labels_path = path.with_name("realistic-topics.yaml")
+    if path.suffix == ".jsonl" and labels_path.exists():
+        from assistant.answer_sheet import load_topic_labels, topic_recall
+
+        labels = load_topic_labels(labels_path)
+        retrieval = Table(title=f"Document retrieval against the weak labels in {labels_path}")
+        retrieval.add_column("split")
+        retrieval.add_column("question index")
+        retrieval.add_column("result")
+        for name in ("dev", "held-out"):
+            part = [item for item in items if split_of(item.id) == name]
+            if not part:
+                continue
+            for use in (True, False):
+                scores = topic_recall(assistant, part, labels, use)
+                summary[name][f"retrieval_{'with' if use else 'without'}_question_index"] = scores
+                retrieval.add_row(
+                    name,
+                    "with" if use else "without",
+                    "  ".join(f"{k} {v}" for k, v in scores.items()),
+                )
+        out.print(retrieval)
+    target.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
+    out.print(f"Wrote {as_json} and {as_md}")
 
 
 @app.command()

@@ -29,9 +29,13 @@ def test_gold_set_schema_and_document_ids() -> None:
 
 def test_shipped_library_meets_the_bar(shipped_assistant: Assistant) -> None:
     report = evaluate(shipped_assistant, GoldSet.load(QUESTIONS))
-    assert report["retrieval"]["hybrid"]["recall@5"] >= 0.90
+    assert report["retrieval"]["hybrid"]["recall@5"] >= 0.95
     assert all(value == 1.0 for value in report["triage"]["recall"].values()), report["triage"]
-    assert report["triage"]["emergency_false_alarms"] == 0
+    # The rules raise no emergency on an in-scope question; the classifier, tuned for recall
+    # (docs/safety-triage.md), raises a few on health questions asked calmly. Held under 1.5%.
+    in_scope = report["counts"]["in_scope"]
+    assert report["triage"]["emergency_false_alarms"] <= 0.015 * in_scope, report["triage"]
+    assert report["triage"]["false_alarms"] <= 0.06 * in_scope, report["triage"]
     assert report["abstention"]["recall"] >= 0.90, report["abstention"]
     assert report["citations"]["validity"] == 1.0, report["citations"]["problems"]
 

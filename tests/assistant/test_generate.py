@@ -58,20 +58,22 @@ def assistant_with(
     return Assistant.from_settings(settings, embedder=embedder)
 
 
-def test_llm_sentences_keep_only_valid_citations(
+def test_llm_reply_that_quotes_and_cites_is_kept(
     llm: tuple[FakeLLM, str], fixture_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
     fake, url = llm
     fake.reply = (
-        "A baby should sleep on his back in a clear, flat cot. [1] "
-        "This sentence has no source and must not be shown. "
-        "Keep the room between 16 and 20 degrees. [1][2] "
+        "A baby should be put down on his back for every sleep, day and night. [1] "
+        "This sentence has no source and is never shown. "
+        "A room temperature of 16 to 20 degrees suits most babies. [1][2] "
         "An invented claim citing nothing given. [9]"
     )
     answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
     assert not answer.abstained
-    assert "no source" not in answer.answer and "invented" not in answer.answer
-    assert answer.answer.count("[") == 2
+    assert answer.answer == (
+        "A baby should be put down on his back for every sleep, day and night. [1] "
+        "A room temperature of 16 to 20 degrees suits most babies. [1]"
+    )
     assert citation_problems(answer) == []
     assert answer.citations[0].doc_id == "guidance/safer-sleep"
     system = fake.requests[-1]["messages"][0]["content"]
@@ -79,13 +81,50 @@ def test_llm_sentences_keep_only_valid_citations(
     assert fake.requests[-1]["model"] == "test-model"
 
 
-def test_no_answer_from_the_llm_is_an_honest_abstention(
-    llm: tuple[FakeLLM, str], fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+def quoted_answer(fixture_settings: Settings, embedder: SentenceTransformerEmbedder) -> str:
+    return (
+        Assistant.from_settings(fixture_settings, embedder=embedder)
+        .ask("how should a baby sleep?")
+        .answer
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Reworded: not a quote of the passage it cites.
+        "Babies should always sleep on their backs in a flat cot. [1]",
+        # Nothing at all.
+        "NO ANSWER",
+        # A quote, but about an alarming topic the question did not raise.
+        "Call 999 now if the baby is not breathing. [1]",
+    ],
+)
+def test_llm_reply_that_breaks_the_contract_falls_back_to_quoting(
+    llm: tuple[FakeLLM, str],
+    fixture_settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    reply: str,
 ) -> None:
     fake, url = llm
-    fake.reply = "NO ANSWER"
+    fake.reply = reply
     answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
-    assert answer.abstained and answer.abstain_reason == "no_evidence"
+    assert not answer.abstained and citation_problems(answer) == []
+    assert answer.answer == quoted_answer(fixture_settings, embedder)
+
+
+def test_the_fallback_is_built_once_at_start_up(
+    fixture_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    from assistant.compose import ExtractiveGenerator, FallbackGenerator
+    from assistant.generate import LLMGenerator
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    generator = assistant_with(fixture_settings, embedder, url).generator
+    assert isinstance(generator, FallbackGenerator)
+    assert [type(g) for g in generator.generators] == [LLMGenerator, ExtractiveGenerator]
+    plain = Assistant.from_settings(fixture_settings, embedder=embedder).generator
+    assert isinstance(plain, ExtractiveGenerator)
 
 
 def test_unreachable_llm_falls_back_to_quoting(
@@ -95,3 +134,21 @@ def test_unreachable_llm_falls_back_to_quoting(
     answer = assistant_with(fixture_settings, embedder, url).ask("how should a baby sleep?")
     assert not answer.abstained and citation_problems(answer) == []
     assert answer.citations[0].doc_id == "guidance/safer-sleep"
+
+
+def test_contract_refuses_an_exact_quote_on_a_topic_the_question_did_not_raise(
+    fixture_assistant: Assistant,
+) -> None:
+    from assistant.compose import Passage, Sentence, keeps_contract
+    from assistant.topic_fit import default_topic_fit
+
+    chunks = fixture_assistant.retriever.view().chunks.values()  # type: ignore[union-attr]
+    coping = next(c for c in chunks if c.anchor == "what-if-i-feel-i-cannot-cope")
+    passages = [Passage(coping, 1.0)]
+    shaken = [Sentence("A baby must never be shaken.", 0)]
+    accept = keeps_contract(default_topic_fit())
+    assert not accept("how do i settle a screaming baby", passages, shaken, False)
+    assert accept("is it ok to be angry and shake him?", passages, shaken, False)
+    assert accept("how do i settle a screaming baby", passages, shaken, True)  # triaged
+    reworded = [Sentence("Shaking a baby is never allowed.", 0)]
+    assert not accept("is it ok to be angry and shake him?", passages, reworded, False)

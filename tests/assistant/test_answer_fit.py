@@ -1,0 +1,130 @@
+"""Answers that answer the carer's question, on the shipped library with the real model and a
+real Chroma index. Each case here failed before the section composer, the question index and
+topic fit (quotes about harm into a gentle question, the answering sentence left out, a
+one-word question answered from random sections)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant import Assistant
+from assistant.answer_sheet import answer_body
+from assistant.config import Settings
+from assistant.errors import QuestionError
+from assistant.evaluate import citation_problems
+from assistant.service import check_length
+from assistant.topic_fit import default_topic_fit
+from tests.conftest import run_cli
+
+ALARMING = re.compile(
+    r"\b(999|harm|abuse|bruis\w*|shak\w*|lose control|disclos\w*|confront)\b", re.IGNORECASE
+)
+
+
+def words(answer_text: str) -> int:
+    return len(re.sub(r"\[\d+\]", "", answer_text).split())
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much do I tell a 2 year old about why she lives with us?",
+        "my 18 month foster daughter has started calling me mummy. we've been told to use our "
+        "first names. do i correct her? it feels so cruel to say no im not",
+    ],
+)
+def test_gentle_questions_get_no_alarming_text(shipped_assistant: Assistant, question: str) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.safety.category == "none"
+    assert not ALARMING.search(answer_body(answer)), answer.answer
+    assert len({c.section for c in answer.citations}) <= 2
+
+
+def test_is_it_normal_leads_with_the_answering_sentence(shipped_assistant: Assistant) -> None:
+    answer = shipped_assistant.ask("is 2-3 hours of evening screaming at 6 weeks normal?")
+    assert not answer.abstained and citation_problems(answer) == []
+    first = answer.answer.split(" [")[0]
+    assert "normal" in first.lower(), answer.answer
+    assert "6 to 8 weeks" in answer.answer
+    assert not ALARMING.search(answer.answer), "the shaking sentence stays out"
+    assert 40 <= words(answer.answer) <= 140
+
+
+def test_answer_is_one_coherent_section_in_its_own_order(shipped_assistant: Assistant) -> None:
+    answer = shipped_assistant.ask("what does secure attachment actually look like in a toddler?")
+    assert citation_problems(answer) == []
+    main = answer.citations[0]
+    assert main.doc_id == "basics/attachment"
+    assert len(answer.citations) <= 2
+    # The quotes come in the section's own order.
+    snippet = " ".join(main.snippet.split())
+    positions = [snippet.find(quote.rstrip(".")) for quote in main.quotes]
+    assert positions == sorted(positions) and -1 not in positions
+    assert 40 <= words(answer.answer) <= 140
+
+
+def test_middling_evidence_gives_the_closest_section_honestly(
+    shipped_assistant: Assistant,
+) -> None:
+    # The library has no section on sharing toys: the nearest guidance is quoted, saying so.
+    answer = shipped_assistant.ask("how do i get my foster toddler to share toys at playgroup")
+    assert not answer.abstained
+    assert answer.note and answer.note.startswith("Our guidance doesn't answer exactly that")
+    assert answer.answer.startswith(answer.note)
+    assert citation_problems(answer) == []
+    assert len({c.doc_id for c in answer.citations}) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "new puppy cries all night in her crate, 9 weeks old cockapoo. do i leave her or go "
+        "down to her",
+        "my dad has dementia and keeps getting up at night and trying to go out",
+        "my 15 year old (my own son) has started vaping, found one in his blazer",
+    ],
+)
+def test_true_out_of_scope_is_still_declined(shipped_assistant: Assistant, question: str) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.note is None
+
+
+@pytest.mark.parametrize("question", ["sleep?", "🙂🙂🙂", "??", "help"])
+def test_too_little_to_go_on_asks_for_more(shipped_assistant: Assistant, question: str) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.abstained and answer.abstain_reason == "needs_more"
+    assert answer.citations == [] and "tell me a bit more" in answer.answer
+
+
+def test_one_word_emergency_still_triages(shipped_assistant: Assistant) -> None:
+    answer = shipped_assistant.ask("CHOKING!!")
+    assert answer.safety.category == "emergency"
+    assert answer.answer.startswith(answer.safety.message or "x")
+
+
+def test_all_capitals_is_answered_like_any_question(shipped_assistant: Assistant) -> None:
+    shouted = shipped_assistant.ask("HOW DO I SETTLE A BABY WHO SCREAMS EVERY EVENING")
+    calm = shipped_assistant.ask("how do i settle a baby who screams every evening")
+    assert not shouted.abstained and shouted.answer == calm.answer
+
+
+def test_over_the_limit_names_the_limit(shipped_settings: Settings) -> None:
+    limit = shipped_settings.max_question_chars
+    with pytest.raises(QuestionError, match=f"the limit is {limit}") as caught:
+        check_length("my baby cries " * (limit // 10), limit)
+    assert caught.value.status_code == 422
+    result = run_cli(shipped_settings, "ask", "my baby cries " * (limit // 10))
+    assert result.returncode == 1 and f"the limit is {limit}" in result.stderr
+
+
+def test_topic_fit_rule() -> None:
+    fit = default_topic_fit()
+    gentle = fit.asked_about("she has started calling me mummy")
+    assert not fit.allows("If you ever feel you might lose control, put the baby down.", gentle)
+    assert not fit.allows("Call 999 if the baby is not breathing.", gentle)
+    assert fit.allows("Call 999 if the baby is not breathing.", gentle, triaged=True)
+    asked = fit.asked_about("what should I do if I feel I'm losing control with the crying")
+    assert fit.allows("If you ever feel you might lose control, put the baby down.", asked)
