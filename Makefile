@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test test-llm bench lint check ingest setup
+.PHONY: run test test-llm test-browser-repeat bench lint check ingest setup
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install python3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -55,6 +55,17 @@ $(LLM_STAMP): $(STAMP)
 
 test-llm: $(LLM_STAMP)
 	$(BIN)/python -m pytest -m llm tests/llm
+
+# The browser suite REPEAT times in a row (default 5), each run a fresh server and browser, with
+# an empty model cache (a fresh clone's): any flaky test shows up here rather than in CI.
+REPEAT ?= 5
+test-browser-repeat: $(STAMP) $(CHROMIUM)
+	@cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; \
+	for run in $$(seq 1 $(REPEAT)); do \
+		echo "browser suite, run $$run of $(REPEAT)"; \
+		XDG_CACHE_HOME=$$cache $(BIN)/python -m pytest -m browser tests/browser -p no:cacheprovider -q \
+			|| { echo "browser suite failed on run $$run of $(REPEAT)"; exit 1; }; \
+	done; echo "browser suite passed $(REPEAT) times in a row"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

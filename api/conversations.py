@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 
 from api.errors import InvalidRequestError, NotFoundError
 from api.metrics import Metrics
@@ -57,13 +58,17 @@ class Conversations:
         if not question.strip():
             raise InvalidRequestError(f"{field}: the question is empty", fields=[field])
 
-    def history(self, conversation_id: str | None, *, urgent: bool = False) -> list[Message]:
+    def history(
+        self, conversation_id: str | None, *, urgent: Callable[[], bool] = lambda: False
+    ) -> list[Message]:
         """Earlier turns. An unknown id is a 404, except for an urgent message (its safety
-        advice must go out) or when storage cannot tell (the question is answered alone)."""
+        advice must go out) or when storage cannot tell (the question is answered alone).
+        `urgent` is asked only for an unknown id: triaging costs a pass over the message,
+        which the answer makes anyway."""
         if conversation_id is None:
             return []
         known = self.storage.conversation_exists(conversation_id)
-        if known is None or (not known and urgent):
+        if known is None or (not known and urgent()):
             return self.recent.history(conversation_id)
         if not known:
             raise NotFoundError(

@@ -394,20 +394,6 @@ class Storage:
 
         return self._run("save feedback", upsert, None)
 
-    def feedback_for(self, answer_id: str) -> list[dict]:
-        rows = self._run(
-            "read feedback",
-            lambda db: db.execute(
-                "SELECT rating, comment, created_at FROM feedback WHERE answer_id = ? ORDER BY id",
-                (answer_id,),
-            ).fetchall(),
-            [],
-            write=False,
-        )
-        return [{"rating": r, "comment": c, "created_at": t} for r, c, t in rows]
-
-    # -- retention ----------------------------------------------------------------------
-
     def purge_expired(self) -> tuple[int, int] | None:
         """Delete question and comment text older than `retention_days`, keeping the rows.
         Returns (questions, comments) cleared, or None when storage is unavailable."""

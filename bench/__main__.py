@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,23 +19,25 @@ from assistant.config import Settings
 from assistant.embeddings import build_embedder
 
 RESULTS = Path(__file__).parent / "results"
-# (section, metric, target description, check) for the table's verdict column
-TARGETS = {
+# (section, metric) -> (target, check). Speed is judged by ratios measured in the same run, so
+# a slower or busier machine moves both sides of each; the absolute figures are reported beside
+# them. Correctness (no errors, agreeing vectors) and triage's own budget are absolute.
+TARGETS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {
     ("ingest", "pipeline_vs_raw_ratio"): (">= 0.85", lambda v: v >= 0.85),
-    ("ingest", "no_change_reingest_s"): ("<= 3 s", lambda v: v <= 3.0),
     ("embedding", "onnx_vs_torch_min_cosine"): (">= 0.9999", lambda v: v >= 0.9999),
-    ("ask", "total_p95_ms"): ("<= 50 ms", lambda v: v <= 50),
-    ("retrieval_100k", "retrieval_p95_ms"): ("<= 60 ms", lambda v: v <= 60),
+    ("triage", "triage_p95_ms"): ("<= 10 ms", lambda v: v <= 10),
+    ("http", "ask_16_vs_embedding_ratio"): (">= 0.6", lambda v: v >= 0.6),
+    ("http", "first_event_vs_ask_16_p95_ratio"): ("<= 1.0", lambda v: v <= 1.0),
     ("http", "ask_16_errors"): ("0", lambda v: v == 0),
     ("http", "ask_64_errors"): ("0", lambda v: v == 0),
-    ("http", "ask_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
-    ("http", "first_event_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
+    ("http", "first_event_16_errors"): ("0", lambda v: v == 0),
 }
 SECTIONS = {
     "ingest": ("bench.ingest_bench", "run"),
     "embedding": ("bench.ask_bench", "run_backends"),
     "ask": ("bench.ask_bench", "run"),
     "retrieval_100k": ("bench.ask_bench", "run_scale"),
+    "triage": ("bench.triage_bench", "run"),
     "http": ("bench.http_bench", "run"),
     # Minutes: skip with `python -m bench --skip ingest-scale`, or run alone with --only.
     "ingest-scale": ("bench.ingest_scale_bench", "run"),
@@ -59,27 +62,61 @@ def main() -> None:
         results[name] = getattr(module, function)(settings, embedder)
         results[name]["section_seconds"] = time.perf_counter() - started
 
+    verdicts = judge(results)
     table = Table(title="Nurture benchmarks")
     for column in ("section", "metric", "value", "target", "met"):
         table.add_column(column)
     for section, metrics in results.items():
         for metric, value in metrics.items():
-            target = TARGETS.get((section, metric))
+            verdict = verdicts.get(f"{section}.{metric}")
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-            met = ("yes" if target[1](value) else "NO") if target else ""
-            table.add_row(section, metric, shown, target[0] if target else "", met)
+            met = ("yes" if verdict["met"] else "NO") if verdict else ""
+            table.add_row(section, metric, shown, verdict["target"] if verdict else "", met)
     Console().print(table)
+    missed = [name for name, verdict in verdicts.items() if not verdict["met"]]
+    Console().print(f"targets met: {len(verdicts) - len(missed)} of {len(verdicts)}")
+    if missed:
+        Console().print(f"missed: {', '.join(missed)}")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "results": results,
+        "verdicts": verdicts,
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for path in (RESULTS / f"bench-{stamp}.json", RESULTS / "latest.json"):
         path.write_text(json.dumps(payload, indent=2))
     Console().print(f"Wrote {RESULTS / 'latest.json'}")
+
+
+def judge(results: dict[str, dict]) -> dict[str, dict]:
+    """Each measured target as {value, target, met}, keyed "section.metric"."""
+    verdicts = {}
+    for (section, metric), (target, check) in TARGETS.items():
+        value = results.get(section, {}).get(metric)
+        if value is not None:
+            met = bool(check(value))
+            verdicts[f"{section}.{metric}"] = {"value": value, "target": target, "met": met}
+    return verdicts
+
+
+def machine() -> dict[str, object]:
+    """Which machine gave the figures: the README's table names it."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 if __name__ == "__main__":

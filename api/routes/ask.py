@@ -27,7 +27,9 @@ ERRORS = {
 def ask(body: AskRequest, assistant: AssistantDep, conversations: ConversationsDep) -> AskResponse:
     """Answer a question from the guidance. Every sentence carries [n] citation markers."""
     conversations.check(body.question, "question")
-    history = conversations.history(body.conversation_id, urgent=assistant.urgent(body.question))
+    history = conversations.history(
+        body.conversation_id, urgent=lambda: assistant.urgent(body.question)
+    )
     answer = assistant.ask(body.question, history, body.filters)
     answer_id, conversation_id = conversations.record(body.conversation_id, body.question, answer)
     return AskResponse(**answer.model_dump(), answer_id=answer_id, conversation_id=conversation_id)
@@ -54,7 +56,9 @@ def ask_stream(
     """The same answer as /v1/ask, streamed: sources first, then the text, then the whole."""
     request_id = request.state.request_id
     conversations.check(body.question, "question")
-    history = conversations.history(body.conversation_id, urgent=assistant.urgent(body.question))
+    history = conversations.history(
+        body.conversation_id, urgent=lambda: assistant.urgent(body.question)
+    )
     prepared = assistant.prepare(body.question, history, body.filters)
     answer_id = uuid.uuid4().hex
     conversation_id = body.conversation_id or conversations.start()

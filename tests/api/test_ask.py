@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 from httpx_sse import connect_sse
 
+from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluate import citation_problems
 from assistant.models import Answer
+from assistant.service import Assistant
+from tests.conftest import serving
 
 
 def test_ask_returns_a_cited_answer(client: httpx.Client) -> None:
@@ -78,3 +83,33 @@ def test_out_of_scope_is_an_honest_200(client: httpx.Client) -> None:
     body = response.json()
     assert body["abstained"] and body["abstain_reason"] == "out_of_scope"
     assert body["citations"] == [] and body["related"]
+
+
+def test_a_question_is_triaged_once_per_request(
+    fixture_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """Only an unknown conversation id needs the early "is it urgent?" pass; otherwise the
+    answer's own triage is the only one (it costs up to several ms on a long message)."""
+    assistant = Assistant.from_settings(fixture_settings, embedder=embedder)
+    calls: list[str] = []
+    triage = assistant.triage.triage
+
+    def counted(text: str, vector: object = None) -> object:
+        calls.append(text)
+        return triage(text, vector)
+
+    assistant.triage.triage = counted  # type: ignore[method-assign]
+    with serving(fixture_settings, assistant, tmp_path / "nurture.db") as site:
+        with httpx.Client(base_url=site.url, timeout=30) as http:
+            first = http.post("/v1/ask", json={"question": "what is serve and return?"})
+            assert first.status_code == 200
+            assert len(calls) == 1
+            follow_up = {"question": "and why?", "conversation_id": first.json()["conversation_id"]}
+            assert http.post("/v1/ask", json=follow_up).status_code == 200
+            assert len(calls) == 2
+            for path, unknown_id in (("/v1/ask", "e" * 32), ("/v1/ask/stream", "f" * 32)):
+                calls.clear()
+                unknown = {"question": "my baby isn't breathing", "conversation_id": unknown_id}
+                reply = http.post(path, json=unknown)
+                assert reply.status_code == 200  # the safety advice goes out
+                assert len(calls) == 2, (path, calls)  # "is it urgent?", then the answer triage

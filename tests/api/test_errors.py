@@ -48,7 +48,8 @@ def test_the_page_and_its_tests_use_declared_kinds() -> None:
     used = set(re.findall(r'\{"type": "([a-z_]+)"', page_tests))
     assert used and used <= DECLARED_KINDS
     # The page's own kind for a reply that is not our JSON (a proxy's error page, say).
-    assert f'type: "{HTTP_ERROR_KIND}"' in (REPO / "api" / "static" / "app.js").read_text()
+    stream = REPO / "api" / "static" / "js" / "stream.js"
+    assert f'type: "{HTTP_ERROR_KIND}"' in stream.read_text()
 
 
 def test_question_too_long_names_the_field(client: httpx.Client) -> None:

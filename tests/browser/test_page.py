@@ -20,14 +20,22 @@ SLEEP_QUESTION = "can the baby sleep in our bed?"
 SLEEP_QUOTE = (
     "Fostering services usually ask that a baby in foster care always sleeps in its own cot."
 )
+# Documents of the fixture corpus (tests/data/corpus), found by their `data-doc-id`, never by
+# a title that an answer's sources or related links could also show.
+SAFER_SLEEP = '[data-doc-id="guidance/safer-sleep"]'
+CRYING = '[data-doc-id="guidance/crying"]'
+FAMILY_TIME = '[data-doc-id="guidance/family-time"]'
 
 
 def ask(page: Page, question: str) -> Locator:
-    """Type a question, press Enter, and wait for the whole answer (or its failure)."""
-    box = page.get_by_label("Your question")
+    """Type a question, press Enter, and wait for the whole answer (or its failure): the
+    locator is pinned to this answer (by position), whatever is asked after it."""
+    answers = page.locator("#chatLog article.answer")
+    before = answers.count()
+    box = page.locator("#question")
     box.fill(question)
     box.press("Enter")
-    return finished(page.locator("article.answer").last)
+    return finished(answers.nth(before))
 
 
 def finished(answer: Locator) -> Locator:
@@ -56,7 +64,7 @@ def test_answer_streams_and_a_marker_opens_its_passage(page: Page) -> None:
     expect(answer.locator(".answer-body")).to_contain_text(SLEEP_QUOTE)
     markers = answer.locator(".answer-body button.cite")
     assert markers.count() >= 1
-    expect(answer.locator(".sources")).to_contain_text("Safer sleep for babies")
+    expect(answer.locator(f".sources button{SAFER_SLEEP}").first).to_be_visible()
 
     markers.first.click()
     sheet = page.locator("dialog#sheet")
@@ -104,8 +112,9 @@ def test_server_text_is_never_parsed_as_html(page: Page) -> None:
     expect(body).to_contain_text(html)
     expect(body.locator("strong")).to_have_text("really bold")
     body.locator("button.cite").click()
-    expect(page.locator("#sheetTitle")).to_have_text(html)
-    expect(page.locator("dialog#sheet .passage")).to_contain_text(html)
+    sheet = page.locator("dialog#sheet")
+    expect(sheet.locator("#sheetTitle")).to_have_text(html)
+    expect(sheet.locator(".passage")).to_contain_text(html)
     assert page.locator("img, b").count() == 0
     assert page.evaluate("window.pwned") is None
 
@@ -119,13 +128,13 @@ def test_follow_up_continues_the_conversation_and_new_conversation_clears(page: 
     with page.expect_request("**/v1/ask/stream") as follow_up:
         answer = ask(page, "and afterwards?")
     assert follow_up.value.post_data_json["conversation_id"] == conversation_id
-    expect(answer.locator(".sources")).to_contain_text("Family time (contact)")
-    expect(page.locator(".turn")).to_have_count(2)
+    expect(answer.locator(f".sources button{FAMILY_TIME}").first).to_be_visible()
+    expect(page.locator("#chatLog .turn")).to_have_count(2)
 
-    page.get_by_role("button", name="New conversation").click()
-    expect(page.locator(".turn")).to_have_count(0)
+    page.locator("#newConversation").click()
+    expect(page.locator("#chatLog .turn")).to_have_count(0)
     expect(page.locator("#intro")).to_be_visible()
-    expect(page.get_by_label("Your question")).to_be_focused()
+    expect(page.locator("#question")).to_be_focused()
 
     with page.expect_request("**/v1/ask/stream") as fresh:
         ask(page, "how do I settle a screaming baby?")
@@ -155,9 +164,9 @@ def test_emergency_block_comes_first_with_a_call_link(page: Page) -> None:
         }"""
     )
     assert order["first"] and order["before"] and order["callFirst"]
-    body = answer.locator(".answer-body")
-    expect(body).not_to_contain_text("This could be an emergency")  # not shown twice
-    expect(body.locator("button.cite").first).to_be_visible()  # cited guidance follows
+    # Not shown twice. (Whether guidance follows, and which, is the composer's business and
+    # is tested with it: this test is about the page.)
+    expect(answer.locator(".answer-body")).not_to_contain_text("This could be an emergency")
 
 
 def test_out_of_scope_question_is_an_honest_note_not_an_error(page: Page) -> None:
@@ -168,23 +177,28 @@ def test_out_of_scope_question_is_an_honest_note_not_an_error(page: Page) -> Non
     expect(note).to_contain_text("our guidance doesn't cover this")
     expect(note).to_contain_text("supervising social worker")
     expect(note.locator("a.related-link").first).to_be_visible()
-    expect(answer.locator(".failure")).to_have_count(0)
-    expect(page.locator("[role=alert]")).to_have_count(0)
+    expect(answer.locator("[data-failure]")).to_have_count(0)
+    expect(answer.locator("[role=alert]")).to_have_count(0)
 
-    note.locator("a.related-link").first.click()
-    expect(page.locator("#browseView h2.doc-title")).to_be_visible()
+    related = note.locator("a.related-link").first
+    doc_id = related.get_attribute("data-doc-id")
+    related.click()
+    expect(page.locator("#browseView article.document")).to_have_attribute("data-doc-id", doc_id)
 
 
 def test_feedback_is_stored(page: Page, site: Site) -> None:
     answer = ask(page, SLEEP_QUESTION)
     answer_id = answer.get_attribute("data-answer-id")
-    down = answer.get_by_role("button", name="No, this answer didn't help")
-    up = answer.get_by_role("button", name="Yes, this answer helped")
+    down = answer.locator(".feedback [data-rating=down]")
+    up = answer.locator(".feedback [data-rating=up]")
+    expect(down).to_have_accessible_name("No, this answer didn't help")
+    expect(up).to_have_accessible_name("Yes, this answer helped")
     expect(down).to_have_attribute("aria-pressed", "false")
     down.click()
     expect(down).to_have_attribute("aria-pressed", "true")
     expect(up).to_have_attribute("aria-pressed", "false")
-    comment = answer.get_by_label("Anything you'd like to add? (optional)")
+    comment = answer.locator(".feedback-form textarea")
+    expect(comment).to_have_accessible_name("Anything you'd like to add? (optional)")
     expect(comment).to_be_focused()
     expect(answer.locator(".feedback-status")).to_contain_text("saved")
     with sqlite3.connect(site.db_path) as db:
@@ -192,7 +206,7 @@ def test_feedback_is_stored(page: Page, site: Site) -> None:
         rows = db.execute("SELECT rating, comment FROM feedback WHERE answer_id = ?", (answer_id,))
         assert rows.fetchall() == [("down", None)]
     comment.fill("It did not say what to do at night.")
-    answer.get_by_role("button", name="Send feedback").click()
+    answer.locator(".feedback-form [type=submit]").click()
     expect(answer.locator(".feedback-status")).to_contain_text("Thank you")
 
     with sqlite3.connect(site.db_path) as db:
@@ -219,47 +233,93 @@ def _error_event(route: Route) -> None:
     route.fulfill(status=200, content_type="text/event-stream", body=body)
 
 
+def assert_emergency_numbers(block: Locator) -> None:
+    """The fixed tap-to-call lines (failures.js), inside the failure itself."""
+    numbers = block.locator("[data-numbers]")
+    expect(numbers.locator('a[href="tel:999"]')).to_be_visible()
+    expect(numbers.locator('a[href="tel:111"]')).to_have_text("Call NHS 111")
+    expect(numbers.locator('a[href="tel:116123"]')).to_be_visible()
+
+
 @pytest.mark.parametrize("failure", [_abort, _unavailable, _error_event], ids=lambda f: f.__name__)
 def test_a_real_failure_says_so_with_the_emergency_numbers(page: Page, failure: object) -> None:
     page.route("**/v1/ask/stream", failure)
     answer = ask(page, SLEEP_QUESTION)
-    block = answer.locator(".failure")
+    block = answer.locator("[data-failure]")
     expect(block).to_be_visible()
     expect(block).to_have_attribute("role", "alert")
-    expect(block).to_contain_text("Nurture isn't working right now")
-    expect(block.locator('a[href="tel:999"]')).to_be_visible()
-    expect(block).to_contain_text("NHS 111")
-    expect(block).to_contain_text("116 123")
+    expect(block.locator(".failure-title")).to_have_text("Nurture isn't working right now")
+    assert_emergency_numbers(block)
     expect(answer.locator(".note")).to_have_count(0)
 
     page.unroute("**/v1/ask/stream")
-    block.get_by_role("button", name="Try again").click()
-    answer = finished(page.locator("article.answer").last)
+    block.locator("[data-action=retry]").click()
+    answer = finished(page.locator("#chatLog article.answer").last)
     expect(answer.locator("button.cite").first).to_be_visible()
-    expect(page.locator(".turn")).to_have_count(1)
+    expect(page.locator("#chatLog .turn")).to_have_count(1)
+
+
+def _failing(status: int) -> object:
+    """A route handler answering with the API's error for `status` (503 or 429)."""
+    kind = {503: "index_not_ready", 429: "rate_limited"}[status]
+    error = {"type": kind, "message": "call 999 or NHS 111", "request_id": "f1", "fields": []}
+
+    def handler(route: Route) -> None:
+        route.fulfill(status=status, headers={"Retry-After": "7"}, json={"error": error})
+
+    return handler
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_every_503_or_429_failure_shows_the_999_and_111_lines(page: Page, status: int) -> None:
+    """Asking, feedback, the library and a document: each failure carries the numbers."""
+    answer = ask(page, SLEEP_QUESTION)
+    page.route("**/v1/feedback", _failing(status))
+    answer.locator(".feedback [data-rating=up]").click()
+    feedback_failure = answer.locator(".feedback [data-failure]")
+    expect(feedback_failure).to_be_visible()
+    assert_emergency_numbers(feedback_failure)
+
+    page.route("**/v1/ask/stream", _failing(status))
+    failed = ask(page, SLEEP_QUESTION)
+    expect(failed).to_have_attribute("data-state", "failed")
+    assert_emergency_numbers(failed.locator("[data-failure]"))
+    if status == 429:
+        expect(failed.locator("[data-failure]")).to_contain_text("wait 7 seconds")
+
+    page.route("**/v1/documents**", _failing(status))
+    page.locator("#browseTab").click()
+    assert_emergency_numbers(page.locator("#browseView [data-failure]"))
+    page.evaluate("location.hash = '#browse/guidance/safer-sleep'")
+    expect(page.locator("#browseView .back")).to_be_visible()
+    assert_emergency_numbers(page.locator("#browseView [data-failure]"))
 
 
 def test_browse_guidance_opens_a_document_and_back_returns_to_the_chat(page: Page) -> None:
-    ask(page, SLEEP_QUESTION)
-    page.get_by_role("button", name="Browse guidance").click()
+    answer = ask(page, SLEEP_QUESTION)
+    page.locator("#browseTab").click()
     browse = page.locator("#browseView")
-    expect(browse.locator(".doc-card")).to_have_count(7)
-    browse.get_by_role("link", name="Safer sleep for babies").click()
-    expect(browse.locator("h2.doc-title")).to_have_text("Safer sleep for babies")
-    section = browse.locator("section#can-the-baby-sleep-in-our-bed")
+    listed = page.request.get("/v1/documents").json()["documents"]
+    expect(browse.locator(".doc-card")).to_have_count(len(listed))
+    browse.locator(f".doc-card{SAFER_SLEEP} a").click()
+    document = browse.locator(f"article.document{SAFER_SLEEP}")
+    expect(document.locator("h2.doc-title")).to_have_text("Safer sleep for babies")
+    section = document.locator("section#can-the-baby-sleep-in-our-bed")
     expect(section.locator("h3")).to_have_text("Can the baby sleep in our bed?")
     expect(section).to_contain_text("always sleeps in its own cot")
-    expect(browse.locator("a", has_text="The Lullaby Trust")).to_have_attribute("rel", "noopener")
+    source = document.locator(".facts a", has_text="The Lullaby Trust")
+    expect(source).to_have_attribute("rel", "noopener")
 
     page.go_back()
     expect(browse.locator(".doc-card").first).to_be_visible()
     page.go_back()
     expect(page.locator("#chatView")).to_be_visible()
-    expect(page.locator(".turn")).to_have_count(1)  # the conversation is still there
+    expect(page.locator("#chatLog .turn")).to_have_count(1)  # the conversation is still there
 
-    page.locator("article.answer button.cite").first.click()
-    page.get_by_role("link", name="Read the whole guide").click()
-    expect(page.locator("dialog#sheet")).to_be_hidden()
+    answer.locator(f".sources button{SAFER_SLEEP}").first.click()
+    sheet = page.locator("dialog#sheet")
+    sheet.locator("a[data-close-sheet]").click()
+    expect(sheet).to_be_hidden()
     target = browse.locator("section#can-the-baby-sleep-in-our-bed")
     expect(target).to_have_class("doc-section target")
     expect(target).to_be_in_viewport()
@@ -283,31 +343,28 @@ def serious_violations(page: Page) -> list[str]:
 
 def test_accessibility_scan_finds_no_serious_problems(page: Page) -> None:
     assert serious_violations(page) == []
-    for question in (
-        SLEEP_QUESTION,
-        "my baby isn't breathing",
-        "the child told me her dad hits her",
-        "I feel like I might hurt the baby",
-        "what is the dose of calpol for a 6 month old",
-        "what time does the tip open on sunday",
+    first = ask(page, SLEEP_QUESTION)
+    for question, category in (
+        ("my baby isn't breathing", "emergency"),
+        ("the child told me her dad hits her", "safeguarding"),
+        ("I feel like I might hurt the baby", "carer_crisis"),
+        ("what is the dose of calpol for a 6 month old", "medical"),
     ):
-        ask(page, question)
-    for category in ("emergency", "safeguarding", "carer_crisis", "medical"):
-        expect(page.locator(f".safety-{category}")).to_have_count(1)
+        expect(ask(page, question).locator(f".safety-{category}")).to_have_count(1)
+    ask(page, "what time does the tip open on sunday")
     # feedback open, so its form is scanned too
-    first = page.locator("article.answer").first
-    first.get_by_role("button", name="Yes, this answer helped").click()
+    first.locator(".feedback [data-rating=up]").click()
+    expect(first.locator(".feedback-form")).to_be_visible()
     assert serious_violations(page) == []
 
-    page.locator("article.answer").first.locator("button.cite").first.click()
+    first.locator("button.cite").first.click()
     expect(page.locator("dialog#sheet")).to_be_visible()
     assert serious_violations(page) == []
     page.keyboard.press("Escape")
 
-    page.get_by_role("button", name="Browse guidance").click()
-    # Scoped to the browse list: answers on the page may carry related links with the same name.
-    page.locator("#browseView").get_by_role("link", name="Crying and coping").click()
-    expect(page.locator("h2.doc-title")).to_be_visible()
+    page.locator("#browseTab").click()
+    page.locator(f"#browseView .doc-card{CRYING} a").click()
+    expect(page.locator(f"#browseView article.document{CRYING}")).to_be_visible()
     assert serious_violations(page) == []
 
 
@@ -325,12 +382,13 @@ def test_keyboard_only(page: Page) -> None:
     page.keyboard.press("Shift+Enter")
     page.keyboard.type("second line")
     expect(page.locator("#question")).to_have_value("first line\nsecond line")
-    expect(page.locator(".turn")).to_have_count(0)
+    expect(page.locator("#chatLog .turn")).to_have_count(0)
 
     page.locator("#question").fill("")
     page.keyboard.type(SLEEP_QUESTION)
     page.keyboard.press("Enter")
-    expect(finished(page.locator("article.answer"))).to_have_attribute("data-state", "done")
+    answer = finished(page.locator("#chatLog article.answer"))
+    expect(answer).to_have_attribute("data-state", "done")
     expect(page.locator("#question")).to_have_value("")
 
     for _ in range(30):
@@ -360,10 +418,10 @@ def test_layout_at_phone_and_desktop_widths(
         )
         page = context.new_page()
         page.goto("/")
-        ask(page, SLEEP_QUESTION)
-        page.locator(".turn").last.evaluate("(turn) => turn.scrollIntoView({block: 'start'})")
+        answer = ask(page, SLEEP_QUESTION)
+        answer.evaluate("(answer) => answer.closest('.turn').scrollIntoView({block: 'start'})")
         page.screenshot(path=screenshots / f"chat-{width}.png")
-        page.locator("article.answer button.cite").first.click()
+        answer.locator("button.cite").first.click()
         expect(page.locator("dialog#sheet mark").first).to_be_visible()
         settle(page)
         page.screenshot(path=screenshots / f"sheet-{width}.png")
@@ -374,15 +432,15 @@ def test_layout_at_phone_and_desktop_widths(
     page.goto("/")
     scroll_width = "document.scrollingElement.scrollWidth"
     assert page.evaluate(scroll_width) <= 320
-    ask(page, SLEEP_QUESTION)
+    answer = ask(page, SLEEP_QUESTION)
     ask(page, "my baby isn't breathing")
     ask(page, "what time does the tip open on sunday")
     assert page.evaluate(scroll_width) <= 320
-    page.locator("article.answer button.cite").first.click()
+    answer.locator("button.cite").first.click()
     assert page.evaluate(scroll_width) <= 320
     page.keyboard.press("Escape")
-    page.get_by_role("button", name="Browse guidance").click()
-    page.locator("#browseView").get_by_role("link", name="Safer sleep for babies").click()
-    expect(page.locator("h2.doc-title")).to_be_visible()
+    page.locator("#browseTab").click()
+    page.locator(f"#browseView .doc-card{SAFER_SLEEP} a").click()
+    expect(page.locator(f"#browseView article.document{SAFER_SLEEP}")).to_be_visible()
     assert page.evaluate(scroll_width) <= 320
     context.close()
