@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     chunk_size: int = Field(200, ge=32, description="Largest chunk, in the model's own tokens.")
     chunk_overlap: int = Field(30, ge=0, description="Overlap between chunks, in tokens.")
     max_section_words: int = Field(400, ge=50, description="`check` reports longer sections.")
+    max_file_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest corpus file ingest and check will read; a larger one is an error.",
+    )
     review_warn_months: int = Field(18, ge=1, description="`check` warns on older reviews.")
 
     # Retrieval
@@ -223,6 +228,10 @@ class Settings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
+
+    @property
+    def question_lexical_dir(self) -> Path:
+        return self.data_dir / "lexical-questions"
 
     @property
     def lock_path(self) -> Path:

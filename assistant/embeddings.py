@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
+    """An embedding model. `embed_documents` is the one batch method (queries and passages
+    alike: the model has no query prompt); `embed_query` is one text through it."""
+
     name: str
     max_tokens: int
 
@@ -66,7 +69,6 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.max_tokens = _read_max_tokens(Path(model_path))
-        self.texts_embedded = 0  # documents (not queries) embedded, for ingest reports
         self.backend = backend
         cache_dir = cache_dir or Path(tempfile.gettempdir()) / "nurture-models"
         self._onnx = (
@@ -113,15 +115,10 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        self.texts_embedded += len(texts)
         return self._encode(texts, progress=progress)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], progress=False)[0]
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Several queries in one model call (not counted as documents)."""
-        return self._encode(texts, progress=False)
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if self._onnx is not None:
@@ -176,10 +173,6 @@ class BatchingEmbedder:
     def dimension(self) -> int:
         return self.inner.dimension
 
-    @property
-    def texts_embedded(self) -> int:
-        return getattr(self.inner, "texts_embedded", 0)
-
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
@@ -211,11 +204,7 @@ class BatchingEmbedder:
                     break
             try:
                 texts = [text for text, _ in batch]
-                vectors = (
-                    self.inner.embed_queries(texts)
-                    if hasattr(self.inner, "embed_queries")
-                    else np.stack([self.inner.embed_query(text) for text in texts])
-                )
+                vectors = self.inner.embed_documents(texts)
                 for (_, future), vector in zip(batch, vectors, strict=True):
                     future.set_result(vector)
             except Exception as error:  # noqa: BLE001 - every waiting caller gets the error

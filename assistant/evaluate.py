@@ -45,11 +45,9 @@ class GoldSet(BaseModel):
     def load(cls, path: Path) -> GoldSet:
         return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
-    def unknown_documents(self, corpus_dir: Path, known: set[str] | None = None) -> list[str]:
-        from ingest.load import corpus_files, document_id
-
-        ids = known or {document_id(corpus_dir, path) for path in corpus_files(corpus_dir)}
-        return sorted({doc for item in self.in_scope for doc in item.docs} - ids)
+    def unknown_documents(self, known: set[str]) -> list[str]:
+        """Documents the gold set names that are not among `known` (the corpus's ids)."""
+        return sorted({doc for item in self.in_scope for doc in item.docs} - known)
 
 
 def ranked_documents(assistant: Assistant, question: str, mode: Mode, fusion: Fusion) -> list[str]:

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 DocType = Literal["guidance", "programme", "case-study", "reference", "policy"]
 SafetyCategory = Literal["none", "emergency", "safeguarding", "carer_crisis", "medical"]
@@ -95,6 +95,8 @@ class Section(BaseModel):
     text: str
     start: int
     end: int
+    # "Also asked as:" phrasings of the section's question (never part of `text`).
+    alternates: list[str] = Field(default_factory=list)
 
 
 class Document(BaseModel):
@@ -104,6 +106,16 @@ class Document(BaseModel):
     body: str
     content_hash: str
     sections: list[Section]
+    body_line: int = 1  # the file line that `body` starts on, for messages
+    # File line of each body line when snippets were expanded into it (not stored).
+    _line_map: list[int] | None = PrivateAttr(default=None)
+
+    def file_line(self, offset: int) -> int:
+        """The line in the corpus file of a character offset in `body`."""
+        index = self.body[:offset].count("\n")
+        if self._line_map is not None and index < len(self._line_map):
+            return self._line_map[index]
+        return self.body_line + index
 
 
 class Chunk(BaseModel):
@@ -127,6 +139,7 @@ class Chunk(BaseModel):
     topics: list[str] = Field(default_factory=list)
     age_min_months: int | None = None
     age_max_months: int | None = None
+    alternates: list[str] = Field(default_factory=list)
 
     @property
     def section(self) -> str:
@@ -157,6 +170,7 @@ class Chunk(BaseModel):
             "source_names": "\x1f".join(self.source_names),
             "url": self.url or "",
             "topics": "\x1f".join(self.topics),
+            "alternates": "\x1f".join(self.alternates),
         }
         if self.age_min_months is not None and self.age_max_months is not None:
             meta["age_min_months"] = self.age_min_months
@@ -187,6 +201,49 @@ class Chunk(BaseModel):
             topics=split(meta.get("topics")),
             age_min_months=meta.get("age_min_months"),
             age_max_months=meta.get("age_max_months"),
+            alternates=split(meta.get("alternates")),
+        )
+
+
+def _split(value: object) -> list[str]:
+    return [part for part in str(value or "").split("\x1f") if part]
+
+
+class QuestionRecord(BaseModel):
+    """One phrasing of a section's question (its heading or an "Also asked as" alternate),
+    indexed on its own and pointing at the section's chunks."""
+
+    id: str
+    doc_id: str
+    anchor: str
+    heading_path: list[str]
+    kind: Literal["heading", "alternate"]
+    text: str
+    chunk_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def section_id(self) -> str:
+        return f"{self.doc_id}#{self.anchor}"
+
+    def to_metadata(self) -> dict[str, str | int | float | bool]:
+        return {
+            "doc_id": self.doc_id,
+            "anchor": self.anchor,
+            "heading_path": "\x1f".join(self.heading_path),
+            "kind": self.kind,
+            "chunk_ids": "\x1f".join(self.chunk_ids),
+        }
+
+    @classmethod
+    def from_metadata(cls, record_id: str, text: str, meta: dict) -> QuestionRecord:
+        return cls(
+            id=record_id,
+            doc_id=str(meta["doc_id"]),
+            anchor=str(meta.get("anchor", "")),
+            heading_path=_split(meta.get("heading_path")),
+            kind=meta["kind"],
+            text=text,
+            chunk_ids=_split(meta.get("chunk_ids")),
         )
 
 

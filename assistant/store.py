@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
-from collections.abc import Sequence
+import shutil
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,16 +28,20 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from assistant.config import Settings
 from assistant.errors import ConfigError, IndexNotReadyError
-from assistant.models import Chunk, Document
+from assistant.models import Chunk, Document, QuestionRecord
 
 logger = logging.getLogger(__name__)
 
 _ACTIVE = "active"
+_QUESTIONS = "_questions"  # suffix of a generation's question collection
 _PAGE = 5000  # chunks read per request
 _PAGE_IDS = 500  # document ids per `$in` filter
+_PAGE_GET = 1000  # ids per `get(ids=...)` (SQLite refuses ~32k variables; vectors are large)
+_SEGMENT_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class RefuseToEmbed(EmbeddingFunction[Documents]):
@@ -114,6 +123,25 @@ class IndexStore:
             self.collection_name(generation), embedding_function=RefuseToEmbed()
         )
 
+    def question_collection_name(self, generation: str) -> str:
+        return f"{self.prefix}_{generation}{_QUESTIONS}"
+
+    def new_question_collection(self, generation: str, model: str, dimension: int) -> Collection:
+        return self.client.create_collection(
+            self.question_collection_name(generation),
+            embedding_function=RefuseToEmbed(),
+            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
+        )
+
+    def question_collection(self, generation: str) -> Collection | None:
+        """The generation's question index, or None for a generation built before it existed."""
+        try:
+            return self.client.get_collection(
+                self.question_collection_name(generation), embedding_function=RefuseToEmbed()
+            )
+        except (ValueError, NotFoundError):
+            return None
+
     def pointer(self) -> tuple[str | None, str | None]:
         """(active, previous) generation names."""
         record = self._meta.get(ids=[_ACTIVE], include=["metadatas"])
@@ -181,22 +209,71 @@ class IndexStore:
         )
 
     def generations(self) -> list[str]:
+        """Every generation with a collection in this store (its passages or its questions)."""
         prefix = f"{self.prefix}_g"
         names = [
             collection.name if hasattr(collection, "name") else str(collection)
             for collection in self.client.list_collections()
         ]
-        return sorted(name[len(self.prefix) + 1 :] for name in names if name.startswith(prefix))
+        found = set()
+        for name in names:
+            if name.startswith(prefix):
+                generation = name[len(self.prefix) + 1 :]
+                found.add(generation.removesuffix(_QUESTIONS))
+        return sorted(found)
+
+    def drop_generation(self, name: str) -> None:
+        """Remove a generation's collections and records (whatever of them exists)."""
+        existing = {
+            collection.name if hasattr(collection, "name") else str(collection)
+            for collection in self.client.list_collections()
+        }
+        for collection in (self.collection_name(name), self.question_collection_name(name)):
+            if collection in existing:
+                self.client.delete_collection(collection)
+        self._meta.delete(ids=[f"gen:{name}"])
+        self._meta.delete(where={"doc_generation": name})
+        self.sweep_segments()
 
     def prune(self, keep: set[str]) -> list[str]:
+        """Drop every generation not in `keep`, including collections a killed run left."""
         removed = []
         for name in self.generations():
             if name not in keep:
-                self.client.delete_collection(self.collection_name(name))
-                self._meta.delete(ids=[f"gen:{name}"])
-                self._meta.delete(where={"doc_generation": name})
+                self.drop_generation(name)
                 removed.append(name)
+        self.sweep_segments()
         return removed
+
+    def sweep_segments(self) -> list[str]:
+        """Remove vector-segment folders that no collection uses any more. Embedded Chroma
+        leaves a deleted collection's HNSW folder on disk; a server manages its own files."""
+        settings = self.client.get_settings()
+        if not settings.is_persistent or not settings.persist_directory:
+            return []
+        root = Path(settings.persist_directory)
+        database = root / "chroma.sqlite3"
+        if not database.exists():
+            return []
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            used = {str(row[0]) for row in connection.execute("SELECT id FROM segments")}
+        removed = []
+        for path in root.iterdir():
+            if path.is_dir() and _SEGMENT_DIR.match(path.name) and path.name not in used:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        if removed:
+            logger.info("removed %d unused Chroma segment folders", len(removed))
+        return removed
+
+    def vectors(
+        self, collection: Collection, ids: Sequence[str]
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """The stored vectors of `ids` (those that exist), page by page, so a large index is
+        never held twice in memory."""
+        for start in range(0, len(ids), _PAGE_GET):
+            page = collection.get(ids=list(ids[start : start + _PAGE_GET]), include=["embeddings"])
+            yield list(page["ids"]), np.asarray(page["embeddings"], dtype=np.float32)
 
     # -- documents (for opening a citation) -------------------------------------------
 
@@ -304,6 +381,82 @@ class IndexStore:
         return [
             (Chunk.from_metadata(chunk_id, text, meta), 1.0 - float(distance))
             for chunk_id, text, meta, distance in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
+            )
+        ]
+
+    # -- questions (headings and "Also asked as" phrasings, each pointing at its section) --
+
+    def add_questions(
+        self, collection: Collection, records: Sequence[QuestionRecord], vectors: np.ndarray
+    ) -> None:
+        batch = self.client.get_max_batch_size()
+        for start in range(0, len(records), batch):
+            part = records[start : start + batch]
+            collection.add(
+                ids=[record.id for record in part],
+                documents=[record.text for record in part],
+                metadatas=[record.to_metadata() for record in part],
+                embeddings=vectors[start : start + batch],
+            )
+
+    def question_records(
+        self, collection: Collection, *, with_vectors: bool = True
+    ) -> tuple[list[QuestionRecord], np.ndarray]:
+        """Every record of a question collection (with its vectors), read in pages."""
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        records: list[QuestionRecord] = []
+        vectors: list[np.ndarray] = []
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_PAGE, offset=offset)
+            for record_id, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            ):
+                records.append(QuestionRecord.from_metadata(record_id, text, meta))
+            if with_vectors and len(page["ids"]):
+                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+            if len(page["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        if not with_vectors or not vectors:
+            return records, np.zeros((0, 0), dtype=np.float32)
+        return records, np.vstack(vectors)
+
+    def questions(self, generation: str) -> list[QuestionRecord]:
+        """All question records of a generation ([] if it has no question index)."""
+        collection = self.question_collection(generation)
+        if collection is None:
+            return []
+        return self.question_records(collection, with_vectors=False)[0]
+
+    def query_questions(
+        self,
+        generation: str,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[tuple[QuestionRecord, float]]:
+        """Nearest question phrasings with cosine similarity, best first."""
+        collection = self.question_collection(generation)
+        if collection is None or k <= 0:
+            return []
+        count = collection.count()
+        if count == 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector],
+            n_results=min(k, count),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (QuestionRecord.from_metadata(record_id, text, meta), 1.0 - float(distance))
+            for record_id, text, meta, distance in zip(
                 result["ids"][0],
                 result["documents"][0],
                 result["metadatas"][0],

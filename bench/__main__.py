@@ -36,19 +36,22 @@ SECTIONS = {
     "ask": ("bench.ask_bench", "run"),
     "retrieval_100k": ("bench.ask_bench", "run_scale"),
     "http": ("bench.http_bench", "run"),
+    # Minutes: skip with `python -m bench --skip ingest-scale`, or run alone with --only.
+    "ingest-scale": ("bench.ingest_scale_bench", "run"),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="sections to run")
+    parser.add_argument("--skip", nargs="*", choices=sorted(SECTIONS), help="sections to skip")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = Settings()
     embedder = build_embedder(settings)
     results: dict[str, dict] = {}
     for name, (module_name, function) in SECTIONS.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or name in (args.skip or []):
             continue
         module = importlib.import_module(module_name)
         started = time.perf_counter()

@@ -169,7 +169,7 @@ def run_backends(settings: Settings, embedder: SentenceTransformerEmbedder) -> d
     ceiling: dict[str, list[float]] = {b: [] for b in backends}
     vectors = {}
     for model in models.values():
-        model.embed_queries(asked[:16])  # warm up
+        model.embed_documents(asked[:16])  # warm up
     for question in asked:
         for backend, model in models.items():
             started = time.perf_counter()

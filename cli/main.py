@@ -88,7 +88,8 @@ def ingest(
             f"Generation {report.active} is active: {report.documents} documents, "
             f"{report.chunks} chunks; re-embedded {len(report.embedded)} documents "
             f"({report.texts_embedded} chunks), reused {len(report.reused)}, "
-            f"removed {len(report.removed)} ({report.seconds:.1f} s)."
+            f"removed {len(report.removed)}; {report.questions} question phrasings "
+            f"({report.questions_embedded} embedded) ({report.seconds:.1f} s)."
         )
     if report.errors:
         err.print(f"{len(report.errors)} file(s) had errors; fix them and run ingest again.")
@@ -102,41 +103,27 @@ def check(
     ] = None,
 ) -> None:
     """Check the corpus files without indexing them."""
-    from ingest.load import load_corpus
-    from ingest.validate import Finding, review_documents, validate_document
+    from ingest.validate import check_corpus
 
     settings = get_settings()
-    corpus_dir = corpus or settings.corpus_dir
     try:
-        loaded = load_corpus(corpus_dir)
+        report = check_corpus(
+            corpus or settings.corpus_dir,
+            today=date.today(),
+            review_warn_months=settings.review_warn_months,
+            max_section_words=settings.max_section_words,
+            max_file_bytes=settings.max_file_bytes,
+        )
     except NurtureError as error:
         raise _fail(error) from None
-    findings = [Finding(e.path, str(e).split(": ", 1)[1], "error") for e in loaded.errors]
-    findings += [
-        Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings
-    ]
-    documents = []
-    for raw in loaded.documents:
-        try:
-            documents.append(validate_document(raw))
-        except NurtureError as error:
-            findings.append(Finding(raw.path, str(error).split(": ", 1)[1], "error"))
-    findings += review_documents(
-        documents,
-        today=date.today(),
-        review_warn_months=settings.review_warn_months,
-        max_section_words=settings.max_section_words,
-    )
-    for finding in sorted(findings, key=lambda f: (f.path, f.severity)):
+    for finding in report.findings:
         colour = "red" if finding.severity == "error" else "yellow"
         out.print(
-            f"[{colour}]{finding.severity}:[/] {finding.path}: {finding.message}", highlight=False
+            f"[{colour}]{finding.severity}:[/] {finding.where}: {finding.message}", highlight=False
         )
-    errors = sum(finding.severity == "error" for finding in findings)
-    warnings = len(findings) - errors
-    files = len(loaded.documents) + len(loaded.failed_ids)
-    out.print(f"Checked {files} files: {errors} error(s), {warnings} warning(s).")
-    if errors:
+    warnings = len(report.findings) - report.errors
+    out.print(f"Checked {report.files} files: {report.errors} error(s), {warnings} warning(s).")
+    if report.errors:
         raise typer.Exit(code=1)
 
 
@@ -250,6 +237,7 @@ def evaluate_command(
     from assistant.evaluate import GoldSet, evaluate, summary_rows
     from assistant.evaluate import calibrate as calibrate_threshold
     from assistant.service import Assistant
+    from ingest.load import document_ids
 
     settings = get_settings()
     path = questions or settings.corpus_dir / "eval" / "questions.yaml"
@@ -258,6 +246,12 @@ def evaluate_command(
         if safety:
             _safety_eval(settings, gold, as_json)
             return
+        unknown = gold.unknown_documents(document_ids(settings.corpus_dir))
+        if unknown:
+            raise ValueError(
+                f"{path} names documents that are not in {settings.corpus_dir}: "
+                f"{', '.join(unknown)}; fix their ids"
+            )
         assistant = Assistant.from_settings(settings)
         assistant.retrieve("warm up")
         if calibrate:

@@ -17,6 +17,9 @@ from assistant.models import AgeRange, Chunk, Document, Section
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# "Also asked as:" then a `-` list, as the first block of a section (corpus conventions).
+_ALSO_ASKED = re.compile(r"^also asked as\s*:?\s*$", re.IGNORECASE)
+_ALTERNATE = re.compile(r"^\s*[-*+][ \t]+(.+?)\s*$")
 # Sections carers open but that are not quoted in answers.
 UNQUOTED_SECTIONS = {"sources", "references", "further reading"}
 # [CLS] and [SEP] take two of the model's positions.
@@ -47,9 +50,10 @@ def split_sections(body: str) -> list[Section]:
     offset = 0
 
     def close(end: int) -> None:
-        raw = body[start:end]
+        alternates, skip = split_alternates(body[start:end]) if path else ([], 0)
+        raw = body[start + skip : end]
         stripped = raw.strip()
-        lead = len(raw) - len(raw.lstrip())
+        lead = skip + len(raw) - len(raw.lstrip())
         if stripped or path:
             sections.append(
                 Section(
@@ -58,6 +62,7 @@ def split_sections(body: str) -> list[Section]:
                     text=stripped,
                     start=start + lead,
                     end=start + lead + len(stripped),
+                    alternates=alternates,
                 )
             )
 
@@ -77,6 +82,26 @@ def split_sections(body: str) -> list[Section]:
         offset += len(line)
     close(len(body))
     return sections
+
+
+def split_alternates(text: str) -> tuple[list[str], int]:
+    """The "Also asked as:" phrasings at the start of a section's text, and how many characters
+    the block takes (0 when there is none): those characters are never quoted."""
+    lines = text.splitlines(keepends=True)
+    index = 0
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index >= len(lines) or not _ALSO_ASKED.match(lines[index].strip()):
+        return [], 0
+    index += 1
+    alternates: list[str] = []
+    while index < len(lines):
+        match = _ALTERNATE.match(lines[index].rstrip("\r\n"))
+        if match is None:
+            break
+        alternates.append(match[1])
+        index += 1
+    return alternates, sum(len(line) for line in lines[:index])
 
 
 def is_quoted(section: Section) -> bool:
@@ -112,9 +137,6 @@ class Chunker:
                 chunk = self._chunk(doc, section, piece, len(chunks), start, ages)
                 chunks.append(chunk)
         return chunks
-
-    def fits(self, chunk: Chunk) -> bool:
-        return self._counter.count_tokens(chunk.embedding_text()) <= self._limit
 
     def _split(self, text: str, budget: int) -> list[tuple[str, int]]:
         splitter = RecursiveCharacterTextSplitter(
@@ -167,4 +189,5 @@ class Chunker:
             topics=doc.meta.topics,
             age_min_months=ages.min_months if ages else None,
             age_max_months=ages.max_months if ages else None,
+            alternates=section.alternates,
         )

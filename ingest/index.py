@@ -13,7 +13,8 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.errors import NurtureError
 from assistant.lexical import LexicalIndex
-from assistant.models import Chunk, Document
+from assistant.models import Chunk, Document, QuestionRecord
+from assistant.questions import build_question_lexical
 from assistant.store import Generation, IndexStore
 
 logger = logging.getLogger(__name__)
@@ -38,18 +39,28 @@ def write_generation(
     manifest: dict[str, str],
     lexical_root: Path,
     documents: Sequence[Document],
+    questions: Sequence[QuestionRecord] = (),
+    question_vectors: np.ndarray | None = None,
+    question_lexical_root: Path | None = None,
 ) -> Generation:
-    """Build, verify and record a generation. It is not active until `activate` is called."""
+    """Build, verify and record a generation (passages and questions). It is not active until
+    `activate` is called."""
     name, collection = store.new_generation(embedder.name, embedder.dimension)
     try:
         store.add(collection, chunks, vectors)
         verify(store, name, embedder, chunks)
         build_lexical(chunks, lexical_root / name)
+        if questions:
+            assert question_vectors is not None and question_lexical_root is not None
+            asked = store.new_question_collection(name, embedder.name, embedder.dimension)
+            store.add_questions(asked, questions, question_vectors)
+            verify_questions(store, name, embedder, questions)
+            build_question_lexical(list(questions)).save(question_lexical_root / name)
         store.record_documents(name, documents)
     except BaseException:
         # Clean up what we can; anything left behind is pruned by the next ingest.
         try:
-            store.client.delete_collection(store.collection_name(name))
+            store.drop_generation(name)
         except Exception:  # noqa: BLE001 - the original error matters more
             logger.warning("could not remove unfinished generation %s", name)
         raise
@@ -72,13 +83,13 @@ def verify(store: IndexStore, name: str, embedder: Embedder, chunks: Sequence[Ch
         raise VerificationError(
             f"generation {name} holds {collection.count()} chunks, expected {len(chunks)}"
         )
-    stored = collection.get(ids=[chunk.id for chunk in chunks], include=["embeddings"])
-    missing = {chunk.id for chunk in chunks} - set(stored["ids"])
+    missing = {chunk.id for chunk in chunks}
+    for found, vectors in store.vectors(collection, [chunk.id for chunk in chunks]):
+        missing.difference_update(found)
+        if vectors.shape != (len(found), embedder.dimension) or not np.isfinite(vectors).all():
+            raise VerificationError(f"generation {name} has missing or malformed vectors")
     if missing:
         raise VerificationError(f"generation {name} is missing chunks: {sorted(missing)[:5]}")
-    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
-    if vectors.shape != (len(chunks), embedder.dimension) or not np.isfinite(vectors).all():
-        raise VerificationError(f"generation {name} has missing or malformed vectors")
     # Canary: the text of one chunk, embedded afresh, must find its own document first.
     canary = chunks[len(chunks) // 2]
     hits = store.query(collection, embedder.embed_query(canary.embedding_text()), k=3)
@@ -86,10 +97,38 @@ def verify(store: IndexStore, name: str, embedder: Embedder, chunks: Sequence[Ch
         raise VerificationError(f"generation {name} failed its canary query for {canary.doc_id}")
 
 
-def prune(store: IndexStore, lexical_root: Path, keep: set[str]) -> list[str]:
+def verify_questions(
+    store: IndexStore, name: str, embedder: Embedder, questions: Sequence[QuestionRecord]
+) -> None:
+    collection = store.question_collection(name)
+    if collection is None or collection.count() != len(questions):
+        held = collection.count() if collection is not None else 0
+        raise VerificationError(
+            f"generation {name} holds {held} questions, expected {len(questions)}"
+        )
+    missing = {q.id for q in questions}
+    for found, vectors in store.vectors(collection, [q.id for q in questions]):
+        missing.difference_update(found)
+        if vectors.shape != (len(found), embedder.dimension) or not np.isfinite(vectors).all():
+            raise VerificationError(f"generation {name} has missing or malformed question vectors")
+    if missing:
+        raise VerificationError(f"generation {name} is missing questions: {sorted(missing)[:5]}")
+    # Canary: one phrasing embedded afresh finds itself (or a record with the same words).
+    canary = questions[len(questions) // 2]
+    hits = store.query_questions(name, embedder.embed_query(canary.text), k=3)
+    if not any(record.text == canary.text and score > 0.99 for record, score in hits):
+        raise VerificationError(
+            f"generation {name} failed its question canary for {canary.section_id}"
+        )
+
+
+def prune(store: IndexStore, lexical_roots: Sequence[Path], keep: set[str]) -> list[str]:
+    """Drop every generation not in `keep` (with any collection a killed run left behind),
+    and its lexical indexes."""
     removed = store.prune(keep)
-    if lexical_root.is_dir():
-        for path in lexical_root.iterdir():
-            if path.name not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+    for root in lexical_roots:
+        if root.is_dir():
+            for path in root.iterdir():
+                if path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
     return removed

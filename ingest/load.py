@@ -12,11 +12,14 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from assistant.errors import CorpusError
+
+if TYPE_CHECKING:
+    from ingest.snippets import Snippets
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +27,32 @@ SUPPORTED = (".md", ".html", ".htm", ".pdf", ".docx")
 SIDECAR = ".meta.yaml"
 # Files in the corpus folder that are about the corpus, not part of it.
 SKIPPED_NAMES = {"README.md"}
-SKIPPED_DIRS = {"eval"}
+SKIPPED_DIRS = {"eval", "snippets"}
 
 
 class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Leaves dates as text so the validator can name the field of an impossible date.
     (libyaml's parser when PyYAML has it: ten times faster on a corpus's front matter.)"""
 
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+        self.line = line
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, str) and key in seen:
+            raise DuplicateKeyError(key, key_node.start_mark.line)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_TextDatesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _TextDatesLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -46,6 +68,8 @@ class RawDocument:
     body: str
     content_hash: str
     body_line: int = 1  # line of the body's first line in the file, for messages
+    # The file line of each body line when snippets were expanded into it (else None).
+    line_map: list[int] | None = None
 
 
 @dataclass
@@ -77,14 +101,27 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return files
 
 
-def load_corpus(corpus_dir: Path) -> LoadResult:
+def document_ids(corpus_dir: Path) -> set[str]:
+    """The id of every document file in the corpus (loaded or not)."""
+    return {document_id(corpus_dir, path) for path in corpus_files(corpus_dir)}
+
+
+DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+def load_corpus(corpus_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
     if not corpus_dir.is_dir():
         raise CorpusError(str(corpus_dir), "corpus folder not found (set NURTURE_CORPUS_DIR)")
+    from ingest.snippets import Snippets
+
     result = LoadResult()
+    snippets = Snippets.load(corpus_dir)
+    result.errors.extend(snippets.errors)
     for path in corpus_files(corpus_dir):
         doc_id = document_id(corpus_dir, path)
         try:
-            result.documents.append(load_file(path, doc_id, corpus_dir))
+            check_size(path, corpus_dir, max_file_bytes)
+            result.documents.append(load_file(path, doc_id, corpus_dir, snippets))
         except CorpusError as error:
             result.errors.append(error)
             result.failed_ids.add(doc_id)
@@ -98,6 +135,16 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
     return result
 
 
+def check_size(path: Path, corpus_dir: Path, max_file_bytes: int) -> None:
+    size = path.stat().st_size
+    if size > max_file_bytes:
+        raise CorpusError(
+            display(path, corpus_dir),
+            f"the file is {size:,} bytes, over the limit of {max_file_bytes:,} "
+            "(NURTURE_MAX_FILE_BYTES); split it into smaller documents or raise the setting",
+        )
+
+
 def display(path: Path, corpus_dir: Path) -> str:
     try:
         return (corpus_dir.name / path.relative_to(corpus_dir)).as_posix()
@@ -105,15 +152,27 @@ def display(path: Path, corpus_dir: Path) -> str:
         return str(path)
 
 
-def load_file(path: Path, doc_id: str, corpus_dir: Path) -> RawDocument:
+def read_markdown(data: bytes, shown: str) -> tuple[dict[str, Any], str, int]:
+    """Front matter, body, and the file line the body starts on."""
+    return split_front_matter(_decode(data, shown), shown)
+
+
+def load_file(
+    path: Path, doc_id: str, corpus_dir: Path, snippets: Snippets | None = None
+) -> RawDocument:
     shown = display(path, corpus_dir)
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix == ".md":
-        text = _decode(data, shown)
-        front_matter, body, body_line = split_front_matter(text, shown)
-        digest = hashlib.sha256(data).hexdigest()
-        return RawDocument(doc_id, shown, front_matter, body, digest, body_line)
+        front_matter, body, body_line = read_markdown(data, shown)
+        extra = b""
+        line_map = None
+        if snippets is not None:
+            expansion = snippets.expand(body, shown, body_line)
+            body, extra = expansion.text, expansion.digest_input()
+            line_map = expansion.lines if expansion.used else None
+        digest = hashlib.sha256(data + extra).hexdigest()
+        return RawDocument(doc_id, shown, front_matter, body, digest, body_line, line_map)
 
     sidecar = path.with_name(path.name + SIDECAR)
     if not sidecar.exists():
@@ -173,6 +232,13 @@ def split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, int]
 def _parse_yaml(text: str, shown: str, first_line: int) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_TextDatesLoader)  # a SafeLoader
+    except DuplicateKeyError as error:
+        raise CorpusError(
+            shown,
+            f"front matter has the field '{error.key}' more than once; keep one of them",
+            field=error.key,
+            line=first_line + error.line,
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None

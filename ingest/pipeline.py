@@ -10,7 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -18,18 +22,20 @@ from filelock import FileLock, Timeout
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.errors import CorpusError, IndexNotReadyError, IngestLockedError, NurtureError
-from assistant.models import Chunk, Document
-from assistant.store import IndexStore
+from assistant.models import Chunk, Document, QuestionRecord
+from assistant.questions import build_question_lexical
+from assistant.store import Generation, IndexStore
 from ingest.chunk import Chunker
 from ingest.embed import embed_chunks
 from ingest.index import build_lexical, prune, write_generation
 from ingest.load import load_corpus
+from ingest.questions import question_records
 from ingest.validate import validate_document
 
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes in a way that should re-embed everything.
-_CHUNKER_VERSION = "1"
+_CHUNKER_VERSION = "2"  # 2: "Also asked as" blocks stripped, alternates on chunks
 
 
 @dataclass
@@ -46,6 +52,8 @@ class IngestReport:
     errors: list[CorpusError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     texts_embedded: int = 0
+    questions: int = 0
+    questions_embedded: int = 0
     seconds: float = 0.0
 
     @property
@@ -58,7 +66,9 @@ def ingest_lock(settings: Settings) -> FileLock:
     return FileLock(str(settings.lock_path), timeout=0)
 
 
-def _locked(settings: Settings) -> FileLock:
+@contextmanager
+def writing(settings: Settings) -> Iterator[None]:
+    """Hold the one-writer lock for the block, or refuse at once if another writer has it."""
     lock = ingest_lock(settings)
     try:
         lock.acquire()
@@ -67,7 +77,39 @@ def _locked(settings: Settings) -> FileLock:
             f"another `nurture ingest` is already running (lock {settings.lock_path}); "
             "wait for it to finish, then run this again"
         ) from None
-    return lock
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an ingest will do, decided before anything is embedded or written."""
+
+    previous: Generation | None
+    unchanged: bool
+    manifest: Mapping[str, str]  # doc id -> fingerprint of what the new generation serves
+    documents: Mapping[str, Document]  # every document that loaded and validated
+    embed: tuple[str, ...]  # documents chunked afresh (their chunks are `new_chunks`)
+    reuse: tuple[str, ...]  # documents whose stored chunks and vectors carry over
+    kept_previous: tuple[str, ...]  # failed files still served from the previous generation
+    removed: tuple[str, ...]
+    new_chunks: tuple[Chunk, ...]
+    errors: tuple[CorpusError, ...]
+    warnings: tuple[str, ...]
+
+    def report(self) -> IngestReport:
+        return IngestReport(
+            previous=self.previous.name if self.previous else None,
+            unchanged=self.unchanged,
+            embedded=list(self.embed),
+            reused=sorted(set(self.reuse) - set(self.kept_previous)),
+            removed=list(self.removed),
+            kept_previous=list(self.kept_previous),
+            errors=list(self.errors),
+            warnings=list(self.warnings),
+        )
 
 
 class Pipeline:
@@ -87,26 +129,23 @@ class Pipeline:
 
     def run(self, *, full: bool = False, progress: bool = False) -> IngestReport:
         started = time.perf_counter()
-        lock = _locked(self.settings)
-        try:
-            report = self._run(full=full, progress=progress)
-        finally:
-            lock.release()
+        with writing(self.settings):
+            report = self._write(self._plan(full=full), progress=progress)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _run(self, *, full: bool, progress: bool) -> IngestReport:
-        report = IngestReport()
-        loaded = load_corpus(self.settings.corpus_dir)
-        report.errors.extend(loaded.errors)
-        report.warnings.extend(loaded.warnings)
+    def _plan(self, *, full: bool) -> Plan:
+        """Load, validate and chunk; decide what is reused, re-embedded, kept and removed."""
+        errors: list[CorpusError] = []
+        loaded = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
+        errors.extend(loaded.errors)
         failed = set(loaded.failed_ids)
         documents: dict[str, Document] = {}
         for raw in loaded.documents:
             try:
                 documents[raw.id] = validate_document(raw)
             except CorpusError as error:
-                report.errors.append(error)
+                errors.append(error)
                 failed.add(raw.id)
 
         active, _ = self.store.pointer()
@@ -117,42 +156,60 @@ class Pipeline:
         old = previous.manifest if previous is not None else {}
 
         keys = {doc_id: self.fingerprint(doc.content_hash) for doc_id, doc in documents.items()}
-        report.kept_previous = sorted(doc_id for doc_id in failed if doc_id in old)
-        manifest = {**keys, **{doc_id: old[doc_id] for doc_id in report.kept_previous}}
-        report.removed = sorted(set(old) - set(manifest))
-
-        if previous is not None and not full and manifest == old:
-            report.unchanged = True
-            report.active = previous.name
-            report.documents = previous.doc_count
-            report.chunks = previous.chunk_count
-            report.reused = sorted(manifest)
-            self._ensure_lexical(previous.name)
-            if not self.store.documents(previous.name):  # an index from before documents were kept
-                self.store.record_documents(previous.name, list(documents.values()))
-            return report
+        kept_previous = sorted(doc_id for doc_id in failed if doc_id in old)
+        manifest = {**keys, **{doc_id: old[doc_id] for doc_id in kept_previous}}
+        removed = sorted(set(old) - set(manifest))
+        unchanged = previous is not None and not full and manifest == old
 
         reuse = [doc_id for doc_id in manifest if not full and old.get(doc_id) == manifest[doc_id]]
-        reuse += [doc_id for doc_id in report.kept_previous if doc_id not in reuse]
+        reuse += [doc_id for doc_id in kept_previous if doc_id not in reuse]
+        embed: list[str] = []
         new_chunks: list[Chunk] = []
-        for doc_id in sorted(set(keys) - set(reuse)):
+        for doc_id in [] if unchanged else sorted(set(keys) - set(reuse)):
             try:
                 new_chunks.extend(self.chunker.chunk(documents[doc_id]))
-                report.embedded.append(doc_id)
+                embed.append(doc_id)
             except CorpusError as error:
-                report.errors.append(error)
+                errors.append(error)
                 manifest.pop(doc_id)
                 if doc_id in old:
                     manifest[doc_id] = old[doc_id]
                     reuse.append(doc_id)
-                    report.kept_previous.append(doc_id)
-        report.reused = sorted(set(reuse) - set(report.kept_previous))
+                    kept_previous.append(doc_id)
+        return Plan(
+            previous=previous,
+            unchanged=unchanged,
+            manifest=MappingProxyType(manifest),
+            documents=MappingProxyType(documents),
+            embed=tuple(embed),
+            reuse=tuple(sorted(reuse)),
+            kept_previous=tuple(kept_previous),
+            removed=tuple(removed),
+            new_chunks=tuple(new_chunks),
+            errors=tuple(errors),
+            warnings=tuple(loaded.warnings),
+        )
+
+    def _write(self, plan: Plan, *, progress: bool) -> IngestReport:
+        """Embed what the plan says, write and verify a generation, then switch to it."""
+        report = plan.report()
+        previous = plan.previous
+        if plan.unchanged and previous is not None:
+            report.active = previous.name
+            report.documents = previous.doc_count
+            report.chunks = previous.chunk_count
+            report.reused = sorted(plan.manifest)
+            self._ensure_lexical(previous.name)
+            if not self.store.documents(previous.name):  # an index from before documents were kept
+                self.store.record_documents(previous.name, list(plan.documents.values()))
+            return report
 
         kept_chunks: list[Chunk] = []
         kept_vectors = np.zeros((0, 0), dtype=np.float32)
-        if reuse and previous is not None:
+        if plan.reuse and previous is not None:
             collection = self.store.collection(previous.name)
-            kept_chunks, kept_vectors = self.store.chunks(collection, sorted(reuse))
+            kept_chunks, kept_vectors = self.store.chunks(collection, plan.reuse)
+        new_chunks = list(plan.new_chunks)
         chunks = kept_chunks + new_chunks
         if not chunks:
             raise NurtureError(
@@ -163,50 +220,96 @@ class Pipeline:
         logger.info(
             "embedding %d chunks from %d documents (%d documents reused)",
             len(new_chunks),
-            len(report.embedded),
-            len(reuse),
+            len(plan.embed),
+            len(plan.reuse),
         )
-        before = getattr(self.embedder, "texts_embedded", 0)
         new_vectors = embed_chunks(self.embedder, new_chunks, progress=progress)
-        report.texts_embedded = getattr(self.embedder, "texts_embedded", 0) - before
+        report.texts_embedded = len(new_chunks)
         vectors = np.vstack([v for v in (kept_vectors, new_vectors) if v.size]).astype(np.float32)
 
         kept_documents = (
-            [d for d in self.store.documents(previous.name) if d.id in report.kept_previous]
-            if previous is not None and report.kept_previous
+            [d for d in self.store.documents(previous.name) if d.id in plan.kept_previous]
+            if previous is not None and plan.kept_previous
             else []
         )
-        served = [documents[doc_id] for doc_id in manifest if doc_id in documents]
-        served = [d for d in served if d.id not in report.kept_previous] + kept_documents
+        served = [
+            plan.documents[doc_id]
+            for doc_id in plan.manifest
+            if doc_id in plan.documents and doc_id not in plan.kept_previous
+        ] + kept_documents
+        questions, question_vectors, report.questions_embedded = self._questions(
+            previous.name if previous is not None else None,
+            list(plan.reuse),
+            [plan.documents[doc_id] for doc_id in plan.embed],
+            new_chunks,
+        )
+        report.questions = len(questions)
         generation = write_generation(
             self.store,
             self.embedder,
             chunks,
             vectors,
-            manifest,
+            dict(plan.manifest),
             self.settings.lexical_dir,
             served,
+            questions,
+            question_vectors,
+            self.settings.question_lexical_dir,
         )
         self.store.activate(generation.name, previous=previous.name if previous else None)
         logger.info("generation %s is now active", generation.name)
         keep = {generation.name} | ({previous.name} if previous else set())
-        prune(self.store, self.settings.lexical_dir, keep)
+        prune(self.store, self._lexical_roots(), keep)
 
         report.active = generation.name
-        report.previous = previous.name if previous else None
         report.documents = generation.doc_count
         report.chunks = generation.chunk_count
         return report
+
+    def _questions(
+        self,
+        previous: str | None,
+        reused: list[str],
+        changed: list[Document],
+        new_chunks: list[Chunk],
+    ) -> tuple[list[QuestionRecord], np.ndarray, int]:
+        """Question records for the new generation: reused documents' records keep their
+        vectors; a phrasing whose words are unchanged anywhere reuses its vector too."""
+        old_records: list[QuestionRecord] = []
+        old_vectors = np.zeros((0, 0), dtype=np.float32)
+        old_collection = self.store.question_collection(previous) if previous else None
+        if old_collection is not None:
+            old_records, old_vectors = self.store.question_records(old_collection)
+        by_text = {record.text: old_vectors[i] for i, record in enumerate(old_records)}
+        keep = set(reused)
+        records = [record for record in old_records if record.doc_id in keep]
+        vectors = [by_text[record.text] for record in records]
+        fresh = [record for doc in changed for record in question_records(doc, new_chunks)]
+        unseen = sorted({record.text for record in fresh} - set(by_text))
+        if unseen:
+            embedded = self.embedder.embed_documents(unseen)
+            by_text.update(zip(unseen, embedded, strict=True))
+        records += fresh
+        vectors += [by_text[record.text] for record in fresh]
+        if not records:
+            return [], np.zeros((0, self.embedder.dimension), dtype=np.float32), 0
+        return records, np.vstack(vectors).astype(np.float32), len(unseen)
+
+    def _lexical_roots(self) -> list[Path]:
+        return [self.settings.lexical_dir, self.settings.question_lexical_dir]
 
     def _ensure_lexical(self, name: str) -> None:
         if not (self.settings.lexical_dir / name).is_dir():
             chunks, _ = self.store.chunks(self.store.collection(name))
             build_lexical(chunks, self.settings.lexical_dir / name)
+        if not (self.settings.question_lexical_dir / name).is_dir():
+            questions = self.store.questions(name)
+            if questions:
+                build_question_lexical(questions).save(self.settings.question_lexical_dir / name)
 
     def rollback(self) -> tuple[str, str]:
         """Serve the previous generation again; returns (now active, now previous)."""
-        lock = _locked(self.settings)
-        try:
+        with writing(self.settings):
             active, previous = self.store.pointer()
             if not previous or self.store.generation(previous) is None:
                 raise IndexNotReadyError(
@@ -216,5 +319,3 @@ class Pipeline:
             self._ensure_lexical(previous)
             self.store.activate(previous, previous=active)
             return previous, active or ""
-        finally:
-            lock.release()

@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from assistant.errors import CorpusError
 from assistant.models import DOC_TYPES, Document, DocumentMeta
-from ingest.chunk import split_sections
-from ingest.load import RawDocument
+from ingest.chunk import is_quoted, split_sections
+from ingest.load import DEFAULT_MAX_FILE_BYTES, LoadResult, RawDocument, load_corpus
 
 _FIELD_HINTS = {
     "title": "add a line like 'title: Safer sleep for babies'",
@@ -45,12 +47,61 @@ class Finding:
     path: str
     message: str
     severity: Literal["error", "warning"]
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.severity}: {self.path}: {self.message}"
+        return f"{self.severity}: {self.where}: {self.message}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
 
 
-def validate_document(raw: RawDocument) -> Document:
+@dataclass
+class CheckReport:
+    findings: list[Finding]
+    files: int
+
+    @property
+    def errors(self) -> int:
+        return sum(finding.severity == "error" for finding in self.findings)
+
+
+def error_finding(error: CorpusError) -> Finding:
+    return Finding(error.path, error.message, "error", line=error.line)
+
+
+def check_corpus(
+    corpus_dir: Path,
+    *,
+    today: date,
+    review_warn_months: int,
+    max_section_words: int,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> CheckReport:
+    """Everything `nurture check` reports, without indexing anything."""
+    loaded: LoadResult = load_corpus(corpus_dir, max_file_bytes)
+    findings = [error_finding(error) for error in loaded.errors]
+    findings += [
+        Finding(w.split(": ", 1)[0], w.split(": ", 1)[1], "warning") for w in loaded.warnings
+    ]
+    documents = []
+    for raw in loaded.documents:
+        try:
+            documents.append(validate_document(raw, today=today))
+        except CorpusError as error:
+            findings.append(error_finding(error))
+    findings += review_documents(
+        documents,
+        today=today,
+        review_warn_months=review_warn_months,
+        max_section_words=max_section_words,
+    )
+    findings.sort(key=lambda f: (f.path, f.severity, f.line or 0))
+    return CheckReport(findings, len(loaded.documents) + len(loaded.failed_ids))
+
+
+def validate_document(raw: RawDocument, *, today: date | None = None) -> Document:
     try:
         meta = DocumentMeta.model_validate(raw.front_matter)
     except ValidationError as error:
@@ -69,14 +120,25 @@ def validate_document(raw: RawDocument) -> Document:
         message = f"{problem}{more}" + (f"; {hint}" if hint else "")
         raise CorpusError(raw.path, message, field=field) from None
 
+    if meta.reviewed > (today or date.today()):
+        raise CorpusError(
+            raw.path,
+            f"reviewed date {meta.reviewed} is in the future; write the date it was last "
+            "reviewed (YYYY-MM-DD)",
+            field="reviewed",
+        )
     body = raw.body.strip("\n")
+    leading = len(raw.body) - len(raw.body.lstrip("\n"))
+    body_line = raw.body_line + leading
+    line_map = raw.line_map[leading:] if raw.line_map is not None else None
     if not body.strip():
         raise CorpusError(
             raw.path, "the document has no text after the front matter; write the guidance"
         )
     match = _INSTRUCTION_RE.search(body)
     if match:
-        line = raw.body_line + body[: match.start()].count("\n")
+        index = body[: match.start()].count("\n")
+        line = line_map[index] if line_map and index < len(line_map) else body_line + index
         raise CorpusError(
             raw.path,
             f"text looks like an instruction to an AI ('{match.group(0)}'); "
@@ -84,14 +146,17 @@ def validate_document(raw: RawDocument) -> Document:
             line=line,
         )
     sections = split_sections(body)
-    return Document(
+    document = Document(
         id=raw.id,
         path=raw.path,
         meta=meta,
         body=body,
         content_hash=raw.content_hash,
         sections=sections,
+        body_line=body_line,
     )
+    document._line_map = line_map
+    return document
 
 
 def review_documents(
@@ -108,11 +173,7 @@ def review_documents(
         months_old = (today.year - doc.meta.reviewed.year) * 12 + (
             today.month - doc.meta.reviewed.month
         )
-        if doc.meta.reviewed > today:
-            findings.append(
-                Finding(doc.path, f"reviewed date {doc.meta.reviewed} is in the future", "error")
-            )
-        elif months_old > review_warn_months:
+        if months_old > review_warn_months:
             findings.append(
                 Finding(
                     doc.path,
@@ -164,4 +225,86 @@ def review_documents(
             findings.append(
                 Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
             )
+    findings += review_alternates(documents)
+    findings += review_source_urls(documents)
+    return findings
+
+
+def review_source_urls(documents: list[Document]) -> list[Finding]:
+    """A source should name the page itself, not a site's homepage."""
+    findings = []
+    for doc in documents:
+        for number, source in enumerate(doc.meta.sources):
+            if source.url and urlparse(source.url).path in ("", "/"):
+                if urlparse(source.url).query:
+                    continue
+                findings.append(
+                    Finding(
+                        doc.path,
+                        f"source {number + 1} ('{source.name}') links to a bare domain "
+                        f"({source.url}); link the page itself",
+                        "warning",
+                    )
+                )
+    return findings
+
+
+def phrasing_key(text: str) -> str:
+    """Case- and punctuation-insensitive form of a question, for finding duplicates."""
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+def line_of(doc: Document, offset: int) -> int:
+    return doc.file_line(offset)
+
+
+def review_alternates(documents: list[Document]) -> list[Finding]:
+    """Each "Also asked as" phrasing must belong to one section only, across the library;
+    a Markdown section carers can be quoted from should have some."""
+    findings: list[Finding] = []
+    headings: dict[str, tuple[str, str]] = {}  # key -> (section id, where)
+    for doc in documents:
+        for section in doc.sections:
+            if section.heading_path and is_quoted(section):
+                where = f"{doc.path} '{section.heading_path[-1]}'"
+                key = phrasing_key(section.heading_path[-1])
+                headings.setdefault(key, (f"{doc.id}#{section.anchor}", where))
+    seen: dict[str, tuple[str, str]] = {}
+    for doc in documents:
+        for section in doc.sections:
+            if not section.heading_path or not is_quoted(section):
+                continue
+            section_id = f"{doc.id}#{section.anchor}"
+            name = section.heading_path[-1]
+            if not section.alternates:
+                if section.text and doc.path.endswith(".md"):
+                    findings.append(
+                        Finding(
+                            doc.path,
+                            f"section '{name}' has no 'Also asked as:' phrasings; add 2-5 "
+                            "the way carers would type the question",
+                            "warning",
+                            line=line_of(doc, section.start),
+                        )
+                    )
+                continue
+            search_from = section.start
+            for alternate in section.alternates:
+                found = doc.body.rfind(alternate, 0, section.start)
+                line = line_of(doc, found if found >= 0 else search_from)
+                key = phrasing_key(alternate)
+                for owners, kind in ((headings, "the heading of"), (seen, "an alternate of")):
+                    owner = owners.get(key)
+                    if owner is not None and owner[0] != section_id:
+                        findings.append(
+                            Finding(
+                                doc.path,
+                                f"alternate '{alternate}' duplicates {kind} {owner[1]}; "
+                                "reword it or keep it in one section only",
+                                "error",
+                                line=line,
+                            )
+                        )
+                        break
+                seen.setdefault(key, (section_id, f"{doc.path} '{name}'"))
     return findings

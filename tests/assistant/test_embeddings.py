@@ -39,8 +39,8 @@ def test_onnx_vectors_match_pytorch(
     # One text far past the 256-token window: both backends must truncate it the same way.
     texts.append(" ".join(corpus_texts()[:40]))
     texts += ["she screams after every contact visit", "bubs wont settle", "?"]
-    onnx = embedder.embed_queries(texts)
-    torch = torch_embedder.embed_queries(texts)
+    onnx = embedder.embed_documents(texts)
+    torch = torch_embedder.embed_documents(texts)
     assert onnx.shape == torch.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
     assert float((onnx * torch).sum(axis=1).min()) > 0.9999
@@ -116,7 +116,7 @@ def test_cls_pooling_is_honoured(tmp_path: Path, embedder: SentenceTransformerEm
 
 def test_batcher_returns_each_caller_its_own_vector(embedder: SentenceTransformerEmbedder) -> None:
     texts = [f"question number {n} about {word}" for n, word in enumerate("abcdefghijkl")]
-    expected = embedder.embed_queries(texts)
+    expected = embedder.embed_documents(texts)
     batcher = BatchingEmbedder(embedder)
     results: dict[int, np.ndarray] = {}
 
