@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -433,3 +434,86 @@ class Storage:
                 self.retention_days,
             )
         return result
+
+    # -- reading back, for the trainers' workspace (never conversation or answer ids) ---------
+
+    def _text_cutoff(self) -> str:
+        """Text older than this is past retention even if the daily purge has not run yet."""
+        return (self.clock() - timedelta(days=self.retention_days)).isoformat()
+
+    def answers_since(self, since: datetime) -> list[StoredAnswer]:
+        """Answers stored since `since`, oldest first; question text only within retention."""
+        cutoff = self._text_cutoff()
+        rows = self._run(
+            "read answers",
+            lambda db: db.execute(
+                "SELECT created_at, CASE WHEN created_at >= ? THEN question END, safety, "
+                "abstained, abstain_reason, citations FROM answers WHERE created_at >= ? "
+                "ORDER BY created_at, rowid",
+                (cutoff, since.isoformat()),
+            ).fetchall(),
+            [],
+            write=False,
+        )
+        return [
+            StoredAnswer(
+                created_at=datetime.fromisoformat(created),
+                question=question,
+                safety=safety,
+                abstained=bool(abstained),
+                abstain_reason=reason,
+                citations=_citations(citations),
+            )
+            for created, question, safety, abstained, reason, citations in rows
+        ]
+
+    def feedback_since(self, since: datetime, rating: str = "down") -> list[StoredFeedback]:
+        """Feedback of one rating since `since`, with the answer's question and citations."""
+        cutoff = self._text_cutoff()
+        rows = self._run(
+            "read feedback",
+            lambda db: db.execute(
+                "SELECT f.created_at, CASE WHEN f.created_at >= ? THEN f.comment END, "
+                "CASE WHEN a.created_at >= ? THEN a.question END, a.citations "
+                "FROM feedback f JOIN answers a ON a.id = f.answer_id "
+                "WHERE f.rating = ? AND f.created_at >= ? ORDER BY f.created_at, f.id",
+                (cutoff, cutoff, rating, since.isoformat()),
+            ).fetchall(),
+            [],
+            write=False,
+        )
+        return [
+            StoredFeedback(
+                created_at=datetime.fromisoformat(created),
+                comment=comment,
+                question=question,
+                citations=_citations(citations),
+            )
+            for created, comment, question, citations in rows
+        ]
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    created_at: datetime
+    question: str | None  # redacted as stored; None when not stored or past retention
+    safety: str
+    abstained: bool
+    abstain_reason: str | None
+    citations: list[dict]
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    created_at: datetime
+    comment: str | None
+    question: str | None
+    citations: list[dict]
+
+
+def _citations(text: str) -> list[dict]:
+    try:
+        value = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []

@@ -128,7 +128,7 @@ def test_pruning_removes_collections_and_segment_folders(
         asked = store.new_question_collection(name, embedder.name, embedder.dimension)
         records, question_vectors = store.question_records(
             asked_from := store.question_collection(str(first.active))
-        )  # noqa: E501
+        )
         assert asked_from is not None
         store.add_questions(asked, records, question_vectors)
     for step in range(3):

@@ -1,0 +1,322 @@
+"""The trainers' workspace: what carers asked that the guidance could not answer, which answers
+they found unhelpful, usage counts, coverage and reviews due, from stored (redacted) records.
+
+Everything here is built from what `Storage` keeps: questions and comments exactly as stored
+(redacted, and only within NURTURE_RETENTION_DAYS), never a conversation or answer id, never a
+file path. Each report is a list of `Table`s, so the page, the CSV downloads and `nurture report`
+show the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from api.storage import Storage, StoredAnswer
+from assistant import Assistant, Settings, cluster_vectors
+
+__all__ = ["Table", "Workspace", "also_asked_lines", "new_document_stub"]
+
+_CACHE_LIMIT = 50_000  # embedded question texts kept in memory
+_REDACTED = re.compile(r"\[[a-z_ ]+\]")
+_EXAMPLES = 5
+
+
+@dataclass
+class Table:
+    """One table of the workspace: named columns and rows of plain values (the CSV)."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "columns": self.columns,
+            "rows": self.rows,
+            **self.extra,
+        }
+
+
+def weak(answer: StoredAnswer) -> bool:
+    """Declined for lack of evidence, or declined as outside the guidance (not outages)."""
+    return answer.abstained and answer.abstain_reason in ("no_evidence", "out_of_scope")
+
+
+def also_asked_lines(questions: list[str]) -> str:
+    """'Also asked as' lines (CORPUS-CONVENTIONS.md section 1) from stored questions: lower
+    case, one line each, without redacted parts or duplicates; at most five."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for question in questions:
+        if _REDACTED.search(question):
+            continue
+        line = " ".join(question.lower().split()).rstrip("?!. ")
+        key = re.sub(r"[^\w ]", "", line)
+        if line and key not in seen:
+            seen.add(key)
+            lines.append(f"- {line}")
+        if len(lines) == 5:
+            break
+    return "Also asked as:\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def new_document_stub(questions: list[str], today: date) -> str:
+    """A new document's front matter and first section for a cluster no section covers."""
+    heading = questions[0].strip().rstrip("?") + "?" if questions else "What carers asked?"
+    heading = heading[0].upper() + heading[1:]
+    alternates = also_asked_lines(questions[1:])
+    return (
+        "---\n"
+        f"title: {heading.rstrip('?')}\n"
+        "type: guidance\n"
+        "summary: (one sentence: what this document helps a carer do)\n"
+        "sources:\n"
+        "  - name: (the page's own title)\n"
+        "    url: (the page itself, not a homepage)\n"
+        "    publisher: (e.g. NHS)\n"
+        "    year: (leave out if the page is undated)\n"
+        f"reviewed: {today.isoformat()}\n"
+        "topics: []\n"
+        "age_range: 0-5 years\n"
+        "jurisdiction: UK\n"
+        "audience: foster carers\n"
+        "---\n\n"
+        f"## {heading}\n\n"
+        f"{alternates}\n" + "(The first sentence answers the question.)\n\n## Sources\n"
+    )
+
+
+class Workspace:
+    """Builds the workspace's tables. One per app; keeps embedded question texts in memory."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        assistant: Assistant,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.storage = storage
+        self.assistant = assistant
+        self.settings = settings
+        self.clock = clock
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _since(self, days: int) -> datetime:
+        return self.clock() - timedelta(days=days)
+
+    # -- unanswered questions, clustered ------------------------------------------------
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        embedder = self.assistant.embedder
+        if embedder is None:
+            raise RuntimeError("the embedding model is not loaded")
+        with self._lock:
+            missing = sorted({text for text in texts if text not in self._vectors})
+        if missing:
+            vectors = embedder.embed_documents(missing)
+            with self._lock:
+                if len(self._vectors) + len(missing) > _CACHE_LIMIT:
+                    self._vectors.clear()
+                self._vectors.update(zip(missing, vectors, strict=True))
+        with self._lock:
+            return np.vstack([self._vectors[text] for text in texts])
+
+    def unanswered(self, days: int, progress: Callable[[int, int], None] | None = None) -> Table:
+        questions = [a.question for a in self.storage.answers_since(self._since(days)) if weak(a)]
+        texts = [q for q in questions if q]
+        table = Table(
+            "unanswered",
+            "Unanswered questions",
+            ["count", "closest_document", "closest_section", "similarity", "questions"],
+            extra={"clusters": [], "declined": len(questions), "text_kept": len(texts)},
+        )
+        if not texts:
+            return table
+        vectors = self.embed(texts)
+        clusters = cluster_vectors(
+            vectors,
+            self.settings.cluster_similarity,
+            (lambda done: progress(done, len(texts))) if progress else None,
+        )
+        documents = self.assistant.documents() if self.assistant.retriever else {}
+        for cluster in clusters:
+            members = [texts[i] for i in cluster.members]
+            counts = Counter(members)
+            examples = [text for text, _ in counts.most_common(_EXAMPLES)]
+            closest = self._closest(cluster.centre)
+            document = documents.get(closest["doc_id"]) if closest else None
+            entry = {
+                "count": len(members),
+                "questions": examples,
+                "closest": closest
+                and {
+                    **closest,
+                    "title": document.meta.title if document else closest["doc_id"],
+                },
+                # A near section gets "Also asked as" lines; a far one, a new document.
+                "suggest": "also_asked"
+                if closest and closest["similarity"] >= self.settings.cluster_similarity
+                else "new_document",
+                "also_asked": also_asked_lines(examples) if closest else "",
+                "new_document": new_document_stub(examples, self.clock().date()),
+            }
+            table.extra["clusters"].append(entry)
+            table.rows.append(
+                [
+                    len(members),
+                    entry["closest"]["title"] if closest else "",
+                    closest["section"] if closest else "",
+                    closest["similarity"] if closest else "",
+                    " | ".join(examples),
+                ]
+            )
+        return table
+
+    def _closest(self, centre: np.ndarray) -> dict[str, Any] | None:
+        retriever = self.assistant.retriever
+        generation = self.assistant.generation
+        if retriever is None or generation is None:
+            return None
+        found = retriever.store.query_questions(generation, centre, 1)
+        if not found:
+            return None
+        record, score = found[0]
+        return {
+            "doc_id": record.doc_id,
+            "anchor": record.anchor,
+            "section": " > ".join(record.heading_path),
+            "similarity": round(score, 3),
+        }
+
+    # -- unhelpful answers -----------------------------------------------------------------
+
+    def unhelpful(self, days: int) -> Table:
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        titles: dict[tuple[str, str], tuple[str, str]] = {}
+        for item in self.storage.feedback_since(self._since(days), "down"):
+            sections = {(c.get("doc_id", ""), c.get("anchor", "")): c for c in item.citations}
+            if not sections:
+                sections = {("", ""): {"title": "(no citation: declined)", "section": ""}}
+            for key, citation in sections.items():
+                titles[key] = (str(citation.get("title", "")), str(citation.get("section", "")))
+                groups[key].append(
+                    {
+                        "question": item.question,
+                        "comment": item.comment,
+                        "date": item.created_at.date().isoformat(),
+                    }
+                )
+        table = Table(
+            "unhelpful",
+            "Unhelpful answers",
+            ["document", "section", "thumbs_down", "comments"],
+            extra={"groups": []},
+        )
+        for key, items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            title, section = titles[key]
+            comments = [i["comment"] for i in items if i["comment"]]
+            table.rows.append([title, section, len(items), " | ".join(comments)])
+            table.extra["groups"].append(
+                {
+                    "doc_id": key[0],
+                    "anchor": key[1],
+                    "title": title,
+                    "section": section,
+                    "items": items,
+                }
+            )
+        return table
+
+    # -- usage -------------------------------------------------------------------------------
+
+    def usage(self, days: int) -> list[Table]:
+        answers = self.storage.answers_since(self._since(days))
+        today = self.clock().date()
+        per_day = {today - timedelta(days=n): [0, 0] for n in range(days - 1, -1, -1)}
+        weeks: Counter[tuple[str, str]] = Counter()
+        for answer in answers:
+            day = answer.created_at.date()
+            if day in per_day:
+                per_day[day][0] += 1
+                per_day[day][1] += int(answer.abstained)
+            if answer.safety != "none":
+                monday = day - timedelta(days=day.weekday())
+                weeks[(monday.isoformat(), answer.safety)] += 1
+        daily = Table(
+            "usage_daily", "Questions per day", ["date", "questions", "declined", "share_declined"]
+        )
+        for day, (asked, declined) in per_day.items():
+            share = round(declined / asked, 3) if asked else 0.0
+            daily.rows.append([day.isoformat(), asked, declined, share])
+        safety = Table(
+            "usage_safety",
+            "Safety messages per category per week",
+            ["week_starting", "category", "messages"],
+        )
+        for (week, category), count in sorted(weeks.items()):
+            safety.rows.append([week, category, count])
+        return [daily, safety]
+
+    # -- coverage and reviews ------------------------------------------------------------
+
+    def coverage(self, days: int) -> list[Table]:
+        cited: Counter[tuple[str, str]] = Counter()
+        names: dict[tuple[str, str], tuple[str, str]] = {}
+        for answer in self.storage.answers_since(self._since(days)):
+            for citation in {
+                (c.get("doc_id", ""), c.get("anchor", "")): c for c in answer.citations
+            }.values():
+                key = (str(citation.get("doc_id", "")), str(citation.get("anchor", "")))
+                cited[key] += 1
+                names[key] = (str(citation.get("title", "")), str(citation.get("section", "")))
+        top = Table("cited", "Most cited sections", ["document", "section", "citations"])
+        for key, count in cited.most_common(50):
+            top.rows.append([names[key][0], names[key][1], count])
+        documents = self.assistant.documents() if self.assistant.retriever else {}
+        cited_docs = {doc_id for doc_id, _ in cited}
+        never = Table("never_cited", "Documents never cited", ["doc_id", "document", "reviewed"])
+        for doc_id, doc in sorted(documents.items()):
+            if doc_id not in cited_docs:
+                never.rows.append([doc_id, doc.meta.title, doc.meta.reviewed.isoformat()])
+        return [top, never]
+
+    def review_due(self) -> Table:
+        months = self.settings.review_months
+        today = self.clock().date()
+        table = Table(
+            "review_due",
+            f"Review due (reviewed over {months} months ago)",
+            ["doc_id", "document", "reviewed", "months_since"],
+        )
+        documents = self.assistant.documents() if self.assistant.retriever else {}
+        for doc_id, doc in sorted(documents.items(), key=lambda kv: kv[1].meta.reviewed):
+            reviewed = doc.meta.reviewed
+            since = (today.year - reviewed.year) * 12 + today.month - reviewed.month
+            if today.day < reviewed.day:
+                since -= 1
+            if since >= months:
+                table.rows.append([doc_id, doc.meta.title, reviewed.isoformat(), since])
+        return table
+
+    def tables(self, days: int, progress: Callable[[int, int], None] | None = None) -> list[Table]:
+        return [
+            self.unanswered(days, progress),
+            self.unhelpful(days),
+            *self.usage(days),
+            *self.coverage(days),
+            self.review_due(),
+        ]
