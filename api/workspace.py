@@ -22,7 +22,7 @@ import numpy as np
 from api.storage import Storage, StoredAnswer
 from assistant import Assistant, Settings, cluster_vectors
 
-__all__ = ["Table", "Workspace", "also_asked_lines", "new_document_stub"]
+__all__ = ["Table", "Workspace", "also_asked_lines", "new_document_stub", "render"]
 
 _CACHE_LIMIT = 50_000  # embedded question texts kept in memory
 _REDACTED = re.compile(r"\[[a-z_ ]+\]")
@@ -320,3 +320,32 @@ class Workspace:
             *self.coverage(days),
             self.review_due(),
         ]
+
+
+def render(tables: list[Table], fmt: str) -> str:
+    """The tables as Markdown (one per heading) or as CSV (one block per table)."""
+    import csv
+    import io
+
+    parts: list[str] = []
+    for table in tables:
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow([f"# {table.name}"])
+            writer.writerow(table.columns)
+            writer.writerows(table.rows)
+            parts.append(buffer.getvalue())
+            continue
+        lines = [f"## {table.title}", ""]
+        if not table.rows:
+            lines += ["Nothing in this period.", ""]
+        else:
+            lines.append("| " + " | ".join(table.columns) + " |")
+            lines.append("|" + "---|" * len(table.columns))
+            for row in table.rows:
+                cells = [str(cell).replace("|", "\\|").replace("\n", " ") for cell in row]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
