@@ -58,7 +58,9 @@
     const body = data.rows.map((row) => el("tr", {}, ...row.map((cell) => el("td", {}, cell))));
     const t = el("table", { "data-table": data.name }, el("caption", {}, caption || data.title),
       el("thead", {}, head), el("tbody", {}, ...body));
-    const wrap = el("div", { class: "ws-table-wrap" }, t);
+    // A region that can take focus, so a keyboard can scroll a wide table on a phone.
+    const wrap = el("div", { class: "ws-table-wrap", tabindex: "0", role: "region",
+      "aria-label": caption || data.title }, t);
     if (!data.rows.length) wrap.append(el("p", { class: "ws-hint" }, "Nothing in this period."));
     wrap.append(csvButton(data.name));
     return wrap;
