@@ -113,6 +113,7 @@ class Workspace:
         self.settings = settings
         self.clock = clock
         self._vectors: dict[str, np.ndarray] = {}
+        self._phrasings_of: tuple[str, tuple[list[Any], np.ndarray]] | None = None
         self._lock = threading.Lock()
 
     def _since(self, days: int) -> datetime:
@@ -153,11 +154,11 @@ class Workspace:
             (lambda done: progress(done, len(texts))) if progress else None,
         )
         documents = self.assistant.documents() if self.assistant.retriever else {}
-        for cluster in clusters:
+        nearest = self._closest_all([cluster.centre for cluster in clusters])
+        for cluster, closest in zip(clusters, nearest, strict=True):
             members = [texts[i] for i in cluster.members]
             counts = Counter(members)
             examples = [text for text, _ in counts.most_common(_EXAMPLES)]
-            closest = self._closest(cluster.centre)
             document = documents.get(closest["doc_id"]) if closest else None
             entry = {
                 "count": len(members),
@@ -186,21 +187,45 @@ class Workspace:
             )
         return table
 
-    def _closest(self, centre: np.ndarray) -> dict[str, Any] | None:
+    def _phrasings(self) -> tuple[list[Any], np.ndarray] | None:
+        """The serving generation's question phrasings and their unit vectors (cached)."""
         retriever = self.assistant.retriever
         generation = self.assistant.generation
         if retriever is None or generation is None:
             return None
-        found = retriever.store.query_questions(generation, centre, 1)
-        if not found:
+        with self._lock:
+            if self._phrasings_of is not None and self._phrasings_of[0] == generation:
+                return self._phrasings_of[1]
+        collection = retriever.store.question_collection(generation)
+        if collection is None:
             return None
-        record, score = found[0]
-        return {
-            "doc_id": record.doc_id,
-            "anchor": record.anchor,
-            "section": " > ".join(record.heading_path),
-            "similarity": round(score, 3),
-        }
+        records, vectors = retriever.store.question_records(collection)
+        if not records:
+            return None
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        found = (records, (vectors / np.where(norms == 0, 1, norms)).astype(np.float32))
+        with self._lock:
+            self._phrasings_of = (generation, found)
+        return found
+
+    def _closest_all(self, centres: list[np.ndarray]) -> list[dict[str, Any] | None]:
+        """For each cluster centre, the section whose heading or "Also asked as" phrasing is
+        nearest (one matrix product for all clusters)."""
+        phrasings = self._phrasings()
+        if phrasings is None or not centres:
+            return [None] * len(centres)
+        records, vectors = phrasings
+        scores = np.vstack(centres) @ vectors.T
+        best = np.argmax(scores, axis=1)
+        return [
+            {
+                "doc_id": records[index].doc_id,
+                "anchor": records[index].anchor,
+                "section": " > ".join(records[index].heading_path),
+                "similarity": round(float(scores[row, index]), 3),
+            }
+            for row, index in enumerate(best)
+        ]
 
     # -- unhelpful answers -----------------------------------------------------------------
 

@@ -29,6 +29,8 @@ TARGETS = {
     ("http", "ask_64_errors"): ("0", lambda v: v == 0),
     ("http", "ask_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
     ("http", "first_event_16_p95_ms"): ("<= 100 ms", lambda v: v <= 100),
+    ("trainers", "unanswered_table_warm_s"): ("<= 5 s", lambda v: v <= 5.0),
+    ("trainers", "cluster_only_s"): ("<= 5 s", lambda v: v <= 5.0),
 }
 SECTIONS = {
     "ingest": ("bench.ingest_bench", "run"),
@@ -36,6 +38,7 @@ SECTIONS = {
     "ask": ("bench.ask_bench", "run"),
     "retrieval_100k": ("bench.ask_bench", "run_scale"),
     "http": ("bench.http_bench", "run"),
+    "trainers": ("bench.trainers_bench", "run"),
     # Minutes: skip with `python -m bench --skip ingest-scale`, or run alone with --only.
     "ingest-scale": ("bench.ingest_scale_bench", "run"),
 }
