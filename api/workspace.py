@@ -136,6 +136,13 @@ class Workspace:
         with self._lock:
             return np.vstack([self._vectors[text] for text in texts])
 
+    def _forget_expired(self) -> None:
+        """Drop cached vectors of text that is past retention (or no longer stored)."""
+        since = self.clock() - timedelta(days=self.storage.retention_days)
+        kept = {a.question for a in self.storage.answers_since(since) if a.question}
+        with self._lock:
+            self._vectors = {t: v for t, v in self._vectors.items() if t in kept}
+
     def unanswered(self, days: int, progress: Callable[[int, int], None] | None = None) -> Table:
         questions = [a.question for a in self.storage.answers_since(self._since(days)) if weak(a)]
         texts = [q for q in questions if q]
@@ -148,6 +155,7 @@ class Workspace:
         if not texts:
             return table
         vectors = self.embed(texts)
+        self._forget_expired()
         clusters = cluster_vectors(
             vectors,
             self.settings.cluster_similarity,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -201,12 +202,14 @@ def report(
 class _LateProgress:
     """A rich progress bar that appears only once the work has taken over a second."""
 
-    def __init__(self, description: str, after: float = 1.0) -> None:
+    def __init__(
+        self, description: str, after: float = 1.0, clock: Callable[[], float] | None = None
+    ) -> None:
         import time
 
         self.description = description
         self.after = after
-        self.clock = time.monotonic
+        self.clock = clock or time.monotonic
         self.started = self.clock()
         self.bar = None
         self.task = None
