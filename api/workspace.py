@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import yaml
 
 from api.storage import Storage, StoredAnswer
 from assistant import Assistant, Settings, cluster_vectors
@@ -77,24 +78,27 @@ def new_document_stub(questions: list[str], today: date) -> str:
     heading = questions[0].strip().rstrip("?") + "?" if questions else "What carers asked?"
     heading = heading[0].upper() + heading[1:]
     alternates = also_asked_lines(questions[1:])
+    front = {
+        "title": heading.rstrip("?"),
+        "type": "guidance",
+        "summary": "TODO: one sentence on what this document helps a carer do",
+        "sources": [
+            {
+                "name": "TODO: the page's own title",
+                "url": "TODO: the page itself, never a homepage",
+                "publisher": "TODO: e.g. NHS",
+            }
+        ],
+        "reviewed": today,
+        "topics": [],
+        "age_range": "0-5 years",
+        "jurisdiction": "UK",
+        "audience": "foster carers",
+    }
+    matter = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
     return (
-        "---\n"
-        f"title: {heading.rstrip('?')}\n"
-        "type: guidance\n"
-        "summary: (one sentence: what this document helps a carer do)\n"
-        "sources:\n"
-        "  - name: (the page's own title)\n"
-        "    url: (the page itself, not a homepage)\n"
-        "    publisher: (e.g. NHS)\n"
-        "    year: (leave out if the page is undated)\n"
-        f"reviewed: {today.isoformat()}\n"
-        "topics: []\n"
-        "age_range: 0-5 years\n"
-        "jurisdiction: UK\n"
-        "audience: foster carers\n"
-        "---\n\n"
-        f"## {heading}\n\n"
-        f"{alternates}\n" + "(The first sentence answers the question.)\n\n## Sources\n"
+        f"---\n{matter}---\n\n## {heading}\n\n{alternates}\n"
+        "TODO: the first sentence answers the question.\n\n## Sources\n"
     )
 
 

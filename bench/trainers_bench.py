@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,7 +67,21 @@ def seed(path: Path, texts: list[str]) -> Storage:
     return storage
 
 
+def gold_purity(embedder: Embedder, similarity: float) -> tuple[float, int, int]:
+    """Clusters of the gold in-scope questions: the share in a cluster whose most common
+    expected document is theirs, the number of clusters, and of questions."""
+    gold = yaml.safe_load((REPO / "corpus" / "eval" / "questions.yaml").read_text())
+    items = [(item["question"], item["docs"][0]) for item in gold["in_scope"]]
+    vectors = embedder.embed_documents([question for question, _ in items])
+    clusters = cluster_vectors(vectors, similarity)
+    pure = sum(
+        Counter(items[i][1] for i in cluster.members).most_common(1)[0][1] for cluster in clusters
+    )
+    return pure / len(items), len(clusters), len(items)
+
+
 def run(settings: Settings, embedder: Embedder) -> dict:
+    purity, gold_clusters, gold_questions = gold_purity(embedder, settings.cluster_similarity)
     texts = questions(QUESTIONS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -99,6 +114,9 @@ def run(settings: Settings, embedder: Embedder) -> dict:
         storage.close()
     assert cold.extra["text_kept"] == warm.extra["text_kept"] == len(texts)
     return {
+        "gold_purity": purity,
+        "gold_clusters": gold_clusters,
+        "gold_questions": gold_questions,
         "questions": len(texts),
         "clusters": len(clusters),
         "largest_cluster": int(sizes.max()),

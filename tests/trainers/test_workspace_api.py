@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ServerFactory
-from tests.conftest import Site
+from tests.conftest import FIXTURE_CORPUS, Site
 from tests.trainers.conftest import CARER_KEY, TRAINER_KEY
 from tests.trainers.seed import PASSPORT, SWIMMING, UNHELPFUL_COMMENT
 
@@ -148,3 +148,17 @@ def test_text_past_retention_is_not_shown(make_server: ServerFactory, seeded_db,
     assert body["clusters"] == []  # the text is gone
     unhelpful = httpx.get(f"{site.url}/v1/trainers/unhelpful", headers=headers).json()
     assert unhelpful["groups"][0]["items"][0]["comment"] is None
+
+
+def test_the_workspace_never_writes_to_the_corpus(trainer: httpx.Client) -> None:
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {
+            str(path): (path.stat().st_mtime_ns, path.stat().st_size)
+            for path in FIXTURE_CORPUS.rglob("*")
+        }
+
+    before = snapshot()
+    for name in ENDPOINTS:
+        assert trainer.get(f"/v1/trainers/{name}").status_code == 200
+    assert trainer.post("/v1/trainers/try", json={"question": "passport"}).status_code == 200
+    assert snapshot() == before
