@@ -67,6 +67,19 @@ MIGRATIONS: list[str] = [
     DELETE FROM feedback WHERE id NOT IN (SELECT MAX(id) FROM feedback GROUP BY answer_id);
     CREATE UNIQUE INDEX feedback_answer ON feedback(answer_id);
     """,
+    # The trainers' workspace: embeddings of stored (redacted) question text, by the text's
+    # hash, so questions are embedded once, not after every restart. `asked_at` is the latest
+    # question with that text; retention deletes the vector with the text.
+    """
+    CREATE TABLE question_vectors (
+        text_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        asked_at TEXT NOT NULL,
+        PRIMARY KEY (text_hash, model)
+    );
+    CREATE INDEX question_vectors_asked ON question_vectors(asked_at);
+    """,
 ]
 PROBE_BYTES = 16 * 1024
 _SETTING = "NURTURE_DB_PATH (default NURTURE_DATA_DIR/nurture.db)"
@@ -423,6 +436,7 @@ class Storage:
                 "UPDATE feedback SET comment = NULL WHERE created_at < ? AND comment IS NOT NULL",
                 (cutoff,),
             ).rowcount
+            db.execute("DELETE FROM question_vectors WHERE asked_at < ?", (cutoff,))
             return questions, comments
 
         result = self._run("delete expired text", purge, None)
@@ -491,6 +505,38 @@ class Storage:
             )
             for created, comment, question, citations in rows
         ]
+
+    def vectors(self, hashes: list[str], model: str) -> dict[str, bytes]:
+        """Stored embeddings of question texts (by text hash) that are within retention."""
+        cutoff = self._text_cutoff()
+
+        def read(db: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
+            for start in range(0, len(hashes), 500):
+                part = hashes[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(
+                    db.execute(
+                        f"SELECT text_hash, vector FROM question_vectors WHERE model = ? "
+                        f"AND asked_at >= ? AND text_hash IN ({marks})",
+                        (model, cutoff, *part),
+                    ).fetchall()
+                )
+            return found
+
+        return self._run("read question vectors", read, {}, write=False)
+
+    def save_vectors(self, model: str, rows: list[tuple[str, bytes, datetime]]) -> None:
+        """Keep embeddings of question texts: (text hash, vector bytes, latest asked)."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO question_vectors VALUES (?, ?, ?, ?) ON CONFLICT(text_hash, model) "
+                "DO UPDATE SET asked_at = MAX(asked_at, excluded.asked_at)",
+                [(h, model, vector, asked.isoformat()) for h, vector, asked in rows],
+            )
+
+        self._run("save question vectors", write, None)
 
 
 @dataclass(frozen=True)

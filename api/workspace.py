@@ -9,6 +9,7 @@ show the same rows.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections import Counter, defaultdict
@@ -48,6 +49,10 @@ class Table:
             "rows": self.rows,
             **self.extra,
         }
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def weak(answer: StoredAnswer) -> bool:
@@ -125,19 +130,37 @@ class Workspace:
 
     # -- unanswered questions, clustered ------------------------------------------------
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], asked: list[datetime] | None = None) -> np.ndarray:
+        """Vectors of question texts: from memory, else from the database, else the model
+        (then kept in both). `asked` (when each was asked) dates the stored vectors."""
         embedder = self.assistant.embedder
         if embedder is None:
             raise RuntimeError("the embedding model is not loaded")
+        latest: dict[str, datetime] = {}
+        for text, when in zip(texts, asked or [self.clock()] * len(texts), strict=True):
+            latest[text] = max(when, latest.get(text, when))
         with self._lock:
-            missing = sorted({text for text in texts if text not in self._vectors})
+            missing = sorted(text for text in latest if text not in self._vectors)
+        found: dict[str, np.ndarray] = {}
         if missing:
-            vectors = embedder.embed_documents(missing)
-            with self._lock:
-                if len(self._vectors) + len(missing) > _CACHE_LIMIT:
-                    self._vectors.clear()
-                self._vectors.update(zip(missing, vectors, strict=True))
+            hashes = {_hash(text): text for text in missing}
+            for digest, blob in self.storage.vectors(list(hashes), embedder.name).items():
+                found[hashes[digest]] = np.frombuffer(blob, dtype=np.float32)
+            fresh = [text for text in missing if text not in found]
+            if fresh:
+                vectors = np.asarray(embedder.embed_documents(fresh), dtype=np.float32)
+                found.update(zip(fresh, vectors, strict=True))
+                self.storage.save_vectors(
+                    embedder.name,
+                    [
+                        (_hash(t), v.tobytes(), latest[t])
+                        for t, v in zip(fresh, vectors, strict=True)
+                    ],
+                )
         with self._lock:
+            if len(self._vectors) + len(found) > _CACHE_LIMIT:
+                self._vectors.clear()
+            self._vectors.update(found)
             return np.vstack([self._vectors[text] for text in texts])
 
     def _forget_expired(self) -> None:
@@ -148,8 +171,10 @@ class Workspace:
             self._vectors = {t: v for t, v in self._vectors.items() if t in kept}
 
     def unanswered(self, days: int, progress: Callable[[int, int], None] | None = None) -> Table:
-        questions = [a.question for a in self.storage.answers_since(self._since(days)) if weak(a)]
-        texts = [q for q in questions if q]
+        declined = [a for a in self.storage.answers_since(self._since(days)) if weak(a)]
+        questions = [a.question for a in declined]
+        texts = [a.question for a in declined if a.question]
+        asked = [a.created_at for a in declined if a.question]
         table = Table(
             "unanswered",
             "Unanswered questions",
@@ -158,7 +183,7 @@ class Workspace:
         )
         if not texts:
             return table
-        vectors = self.embed(texts)
+        vectors = self.embed(texts, asked)
         self._forget_expired()
         clusters = cluster_vectors(
             vectors,

@@ -106,6 +106,11 @@ def run(settings: Settings, embedder: Embedder) -> dict:
         warm = workspace.unanswered(30)
         warm_s = time.perf_counter() - started
 
+        started = time.perf_counter()
+        restarted = Workspace(storage, assistant, indexed, clock=storage.clock).unanswered(30)
+        restart_s = time.perf_counter() - started
+        assert restarted.rows == warm.rows
+
         vectors = workspace.embed(texts)
         started = time.perf_counter()
         clusters = cluster_vectors(vectors, indexed.cluster_similarity)
@@ -123,5 +128,6 @@ def run(settings: Settings, embedder: Embedder) -> dict:
         "singleton_clusters": int((sizes == 1).sum()),
         "cluster_only_s": cluster_s,
         "unanswered_table_warm_s": warm_s,
+        "unanswered_table_after_restart_s": restart_s,
         "unanswered_table_cold_s": cold_s,
     }

@@ -162,3 +162,45 @@ def test_the_workspace_never_writes_to_the_corpus(trainer: httpx.Client) -> None
         assert trainer.get(f"/v1/trainers/{name}").status_code == 200
     assert trainer.post("/v1/trainers/try", json={"question": "passport"}).status_code == 200
     assert snapshot() == before
+
+
+def test_question_vectors_are_kept_once_and_go_with_retention(
+    fixture_settings, fixture_assistant, seeded_db, tmp_path
+) -> None:
+    """Embedded once (a restarted workspace reads them back), and deleted by the purge."""
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    from api.storage import Storage
+    from api.workspace import Workspace
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(seeded_db, copy)
+    storage = Storage(copy)
+    first = Workspace(storage, fixture_assistant, fixture_settings).unanswered(7)
+    with sqlite3.connect(copy) as db:
+        stored = db.execute("SELECT COUNT(*) FROM question_vectors").fetchone()[0]
+    assert stored == len(PASSPORT) + len(SWIMMING)
+
+    class NoModel:
+        """The same assistant, but embedding anything fails: vectors must come from disk."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(fixture_assistant, name)
+
+        class embedder:
+            name = fixture_assistant.embedder.name
+
+            @staticmethod
+            def embed_documents(texts: list[str]) -> None:
+                raise AssertionError(f"embedded {len(texts)} texts again")
+
+    again = Workspace(storage, NoModel(), fixture_settings).unanswered(7)
+    assert again.extra["clusters"] == first.extra["clusters"]
+
+    later = Storage(copy, retention_days=1, clock=lambda: datetime.now(UTC) + timedelta(days=3))
+    later.purge_expired()
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT COUNT(*) FROM question_vectors").fetchone()[0] == 0
+    storage.close()
+    later.close()
