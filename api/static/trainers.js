@@ -145,7 +145,7 @@
       const rows = report.changes.map((c) => [c.kind, c.question, c.live.join(", "),
         c.draft.join(", ")]);
       const bars = Object.entries(report.bars).map(([name, v]) => [name, v.live, v.draft]);
-      box.replaceChildren(
+      box.replaceChildren(...[
         el("p", {}, `Draft ${report.draft} (live ${report.live}): `
           + `${report.documents_embedded.length} documents re-embedded, `
           + `${report.changes.length} gold questions change. Publish with `,
@@ -155,7 +155,8 @@
         table({ name: "preview_changes", title: "What changes", rows,
           columns: ["change", "question", "live_sections", "draft_sections"] }),
         table({ name: "preview_bars", title: "Bars", rows: bars,
-          columns: ["bar", "live", "draft"] }));
+          columns: ["bar", "live", "draft"] }),
+      ].filter(Boolean));
       box.querySelectorAll("[data-csv^=preview]").forEach((b) => b.remove());
     } catch (error) {
       box.replaceChildren(el("p", { class: "ws-hint" },

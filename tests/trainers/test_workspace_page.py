@@ -121,6 +121,7 @@ def test_the_preview_shows_a_changed_answer_after_a_corpus_edit(
     expect(page.locator("#workspace")).to_have_attribute("data-loaded", "true")
     preview_box = page.locator('[data-ws="preview"]')
     expect(preview_box).to_contain_text("1 gold questions change")
+    expect(preview_box).not_to_contain_text("null")
     changes = preview_box.locator('table[data-table="preview_changes"] tbody tr')
     expect(changes).to_have_count(1)
     expect(changes.locator("td").nth(1)).to_have_text(QUESTION)
