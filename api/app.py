@@ -17,12 +17,20 @@ from starlette.types import Scope
 
 from api import errors
 from api.conversations import Conversations
-from api.deps import RateLimiter, rate_limit, require_api_key, require_metrics_key
+from api.deps import (
+    RateLimiter,
+    rate_limit,
+    require_api_key,
+    require_metrics_key,
+    require_trainer_key,
+)
+from api.errors import NotFoundError
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.redact import redact
-from api.routes import ask, chat, documents, feedback, health, search
+from api.routes import ask, chat, documents, feedback, health, search, trainers
 from api.storage import Storage
+from api.workspace import Workspace
 from assistant import Assistant, Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -59,6 +67,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         purging = asyncio.create_task(_purge_daily(storage))
         app.state.conversations = Conversations(app.state.storage, metrics, settings)
         app.state.assistant = assistant or Assistant.from_settings(settings)
+        app.state.workspace = Workspace(storage, app.state.assistant, settings)
         try:
             app.state.assistant.retrieve("warm up")
         except Exception as error:  # noqa: BLE001 - /readyz reports it; triage still serves
@@ -78,6 +87,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     guards = [Depends(require_api_key), Depends(rate_limit)]
     for router in (ask.router, chat.router, search.router, documents.router, feedback.router):
         app.include_router(router, prefix="/v1", dependencies=guards)
+    # The trainers' workspace: its own keys (a carer's API key never opens it).
+    app.include_router(
+        trainers.router,
+        prefix="/v1",
+        dependencies=[Depends(require_trainer_key), Depends(rate_limit)],
+    )
     # The health router stays open for probes, except /metrics (see `require_metrics_key`).
     app.include_router(health.router, dependencies=[Depends(require_metrics_key)])
 
@@ -87,6 +102,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         @app.get("/", include_in_schema=False)
         def page() -> FileResponse:
             return FileResponse(STATIC / "index.html")
+
+        @app.get("/trainers", include_in_schema=False)
+        def trainers_page() -> FileResponse:
+            """The workspace's page holds no data (it asks for a trainer key, and every table
+            comes from /v1/trainers/...); it is not served at all while the workspace is off."""
+            if not settings.trainer_key_list:
+                raise NotFoundError("the trainers' workspace is off")
+            return FileResponse(STATIC / "trainers.html")
 
     if settings.cors_origin_list:
         app.add_middleware(

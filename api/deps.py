@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.conversations import Conversations
-from api.errors import RateLimitedError, UnauthorizedError
+from api.errors import ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError
 from api.metrics import Metrics
 from api.storage import Storage
 from assistant import Assistant, Settings
@@ -121,6 +121,40 @@ async def require_metrics_key(request: Request, settings: SettingsDep) -> None:
     set; `/healthz` and `/readyz` stay open for load balancers' probes."""
     if request.scope["route"].path == "/metrics":
         await require_api_key(request, settings)
+
+
+def _matches(supplied: bytes, keys: list[str]) -> bool:
+    matched = False
+    for key in keys:  # every key, in constant time
+        matched |= hmac.compare_digest(supplied, key.encode())
+    return matched
+
+
+async def require_trainer_key(request: Request, settings: SettingsDep) -> None:
+    """The trainers' workspace: off (404) unless NURTURE_TRAINER_KEYS is set; then a trainer
+    key (401 without one; 403 for a carer's API key, which never opens it). Failures count
+    towards the same per-address limit as wrong API keys."""
+    keys = settings.trainer_key_list
+    if not keys:
+        raise NotFoundError("the trainers' workspace is off: set NURTURE_TRAINER_KEYS to use it")
+    failures: RateLimiter = request.app.state.auth_failures
+    address = client_address(request, settings.trusted_proxy_networks)
+    wait = failures.waiting(address)
+    if wait is not None:
+        raise RateLimitedError(
+            "too many attempts with a wrong key from this address; wait and try again",
+            headers=_retry_after(wait),
+        )
+    supplied = bearer_token(request).encode()
+    if _matches(supplied, keys):
+        return
+    failures.check(address)
+    if supplied and _matches(supplied, settings.api_key_list):
+        raise ForbiddenError("this is a carer's API key; the workspace needs a trainer key")
+    raise UnauthorizedError(
+        "the trainers' workspace needs a trainer key: send 'Authorization: Bearer <key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 class RateLimiter:

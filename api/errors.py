@@ -99,6 +99,11 @@ class UnauthorizedError(ApiError):
     kind = "unauthorized"
 
 
+class ForbiddenError(ApiError):
+    status_code = 403
+    kind = "forbidden"
+
+
 class NotFoundError(ApiError):
     status_code = 404
     kind = "not_found"

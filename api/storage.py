@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -65,6 +66,19 @@ MIGRATIONS: list[str] = [
     """
     DELETE FROM feedback WHERE id NOT IN (SELECT MAX(id) FROM feedback GROUP BY answer_id);
     CREATE UNIQUE INDEX feedback_answer ON feedback(answer_id);
+    """,
+    # The trainers' workspace: embeddings of stored (redacted) question text, by the text's
+    # hash, so questions are embedded once, not after every restart. `asked_at` is the latest
+    # question with that text; retention deletes the vector with the text.
+    """
+    CREATE TABLE question_vectors (
+        text_hash TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        asked_at TEXT NOT NULL,
+        PRIMARY KEY (text_hash, model)
+    );
+    CREATE INDEX question_vectors_asked ON question_vectors(asked_at);
     """,
 ]
 PROBE_BYTES = 16 * 1024
@@ -408,6 +422,7 @@ class Storage:
                 "UPDATE feedback SET comment = NULL WHERE created_at < ? AND comment IS NOT NULL",
                 (cutoff,),
             ).rowcount
+            db.execute("DELETE FROM question_vectors WHERE asked_at < ?", (cutoff,))
             return questions, comments
 
         result = self._run("delete expired text", purge, None)
@@ -419,3 +434,118 @@ class Storage:
                 self.retention_days,
             )
         return result
+
+    # -- reading back, for the trainers' workspace (never conversation or answer ids) ---------
+
+    def _text_cutoff(self) -> str:
+        """Text older than this is past retention even if the daily purge has not run yet."""
+        return (self.clock() - timedelta(days=self.retention_days)).isoformat()
+
+    def answers_since(self, since: datetime) -> list[StoredAnswer]:
+        """Answers stored since `since`, oldest first; question text only within retention."""
+        cutoff = self._text_cutoff()
+        rows = self._run(
+            "read answers",
+            lambda db: db.execute(
+                "SELECT created_at, CASE WHEN created_at >= ? THEN question END, safety, "
+                "abstained, abstain_reason, citations FROM answers WHERE created_at >= ? "
+                "ORDER BY created_at, rowid",
+                (cutoff, since.isoformat()),
+            ).fetchall(),
+            [],
+            write=False,
+        )
+        return [
+            StoredAnswer(
+                created_at=datetime.fromisoformat(created),
+                question=question,
+                safety=safety,
+                abstained=bool(abstained),
+                abstain_reason=reason,
+                citations=_citations(citations),
+            )
+            for created, question, safety, abstained, reason, citations in rows
+        ]
+
+    def feedback_since(self, since: datetime, rating: str = "down") -> list[StoredFeedback]:
+        """Feedback of one rating since `since`, with the answer's question and citations."""
+        cutoff = self._text_cutoff()
+        rows = self._run(
+            "read feedback",
+            lambda db: db.execute(
+                "SELECT f.created_at, CASE WHEN f.created_at >= ? THEN f.comment END, "
+                "CASE WHEN a.created_at >= ? THEN a.question END, a.citations "
+                "FROM feedback f JOIN answers a ON a.id = f.answer_id "
+                "WHERE f.rating = ? AND f.created_at >= ? ORDER BY f.created_at, f.id",
+                (cutoff, cutoff, rating, since.isoformat()),
+            ).fetchall(),
+            [],
+            write=False,
+        )
+        return [
+            StoredFeedback(
+                created_at=datetime.fromisoformat(created),
+                comment=comment,
+                question=question,
+                citations=_citations(citations),
+            )
+            for created, comment, question, citations in rows
+        ]
+
+    def vectors(self, hashes: list[str], model: str) -> dict[str, bytes]:
+        """Stored embeddings of question texts (by text hash) that are within retention."""
+        cutoff = self._text_cutoff()
+
+        def read(db: sqlite3.Connection) -> dict[str, bytes]:
+            found: dict[str, bytes] = {}
+            for start in range(0, len(hashes), 500):
+                part = hashes[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(
+                    db.execute(
+                        f"SELECT text_hash, vector FROM question_vectors WHERE model = ? "
+                        f"AND asked_at >= ? AND text_hash IN ({marks})",
+                        (model, cutoff, *part),
+                    ).fetchall()
+                )
+            return found
+
+        return self._run("read question vectors", read, {}, write=False)
+
+    def save_vectors(self, model: str, rows: list[tuple[str, bytes, datetime]]) -> None:
+        """Keep embeddings of question texts: (text hash, vector bytes, latest asked)."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT INTO question_vectors VALUES (?, ?, ?, ?) ON CONFLICT(text_hash, model) "
+                "DO UPDATE SET asked_at = MAX(asked_at, excluded.asked_at)",
+                [(h, model, vector, asked.isoformat()) for h, vector, asked in rows],
+            )
+
+        self._run("save question vectors", write, None)
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    created_at: datetime
+    question: str | None  # redacted as stored; None when not stored or past retention
+    safety: str
+    abstained: bool
+    abstain_reason: str | None
+    citations: list[dict]
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    created_at: datetime
+    comment: str | None
+    question: str | None
+    citations: list[dict]
+
+
+def _citations(text: str) -> list[dict]:
+    try:
+        value = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []

@@ -1,5 +1,6 @@
 """Nurture's answering core. The public surface is `__all__`; everything else may change."""
 
+from assistant.clusters import Cluster, cluster_vectors
 from assistant.compose import split_answer
 from assistant.config import Settings, get_settings
 from assistant.errors import (
@@ -27,6 +28,7 @@ __all__ = [
     "Answer",
     "Assistant",
     "Citation",
+    "Cluster",
     "ConfigError",
     "CorpusError",
     "DocType",
@@ -41,6 +43,7 @@ __all__ = [
     "RelatedDocument",
     "SafetyInfo",
     "Settings",
+    "cluster_vectors",
     "get_settings",
     "split_answer",
 ]

@@ -211,6 +211,23 @@ class Settings(BaseSettings):
     api_keys: SecretStr = Field(
         SecretStr(""), description="Comma-separated API keys; empty means no key is needed."
     )
+    trainer_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated keys for the trainers' workspace (/trainers); separate from "
+        "the API keys. Empty = the workspace is off.",
+    )
+    review_months: int = Field(
+        12, ge=1, description="The workspace lists documents reviewed longer ago than this."
+    )
+    cluster_similarity: float = Field(
+        0.62,
+        ge=0,
+        le=1,
+        description="Unanswered questions at least this similar (cosine, bundled model) to a "
+        "cluster's centre join it. On the gold set's in-scope questions (bench/trainers_bench.py "
+        "`gold_purity`): 0.62 puts 92% of questions in a cluster with the same document "
+        "(0.5: 68%, 0.7: 98% with hardly any grouping).",
+    )
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
     max_body_bytes: int = Field(16 * 1024, ge=1024)
     max_question_chars: int = Field(2000, ge=10)
@@ -273,6 +290,17 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+    @property
+    def trainer_key_list(self) -> list[str]:
+        return [
+            key.strip() for key in self.trainer_keys.get_secret_value().split(",") if key.strip()
+        ]
+
+    @property
+    def drafts_path(self) -> Path:
+        """The latest preview's report (what changes if the draft is published)."""
+        return self.data_dir / "preview.json"
 
     @property
     def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:

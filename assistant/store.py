@@ -37,6 +37,7 @@ from assistant.models import Chunk, Document, QuestionRecord
 logger = logging.getLogger(__name__)
 
 _ACTIVE = "active"
+_DRAFT = "draft"
 _QUESTIONS = "_questions"  # suffix of a generation's question collection
 _PAGE = 5000  # chunks read per request
 _PAGE_IDS = 500  # document ids per `$in` filter
@@ -207,6 +208,30 @@ class IndexStore:
             documents=[""],
             embeddings=[[0.0]],
         )
+
+    def set_draft(self, name: str | None, base: str | None = None) -> None:
+        """Remember the latest previewed (built, verified, not active) generation, and the
+        active one it was compared with; None forgets it."""
+        if name is None:
+            self._meta.delete(ids=[_DRAFT])
+            return
+        self._meta.upsert(
+            ids=[_DRAFT],
+            metadatas=[{"generation": name, "base": base or ""}],
+            documents=[""],
+            embeddings=[[0.0]],
+        )
+
+    def draft(self) -> tuple[str, str] | None:
+        """(draft, the generation it was previewed against), while the draft still exists."""
+        record = self._meta.get(ids=[_DRAFT], include=["metadatas"])
+        if not record["ids"]:
+            return None
+        meta = record["metadatas"][0] or {}
+        name = str(meta.get("generation") or "")
+        if not name or self.generation(name) is None:
+            return None
+        return name, str(meta.get("base") or "")
 
     def generations(self) -> list[str]:
         """Every generation with a collection in this store (its passages or its questions)."""
@@ -464,6 +489,18 @@ class IndexStore:
                 strict=True,
             )
         ]
+
+
+class PinnedStore(IndexStore):
+    """The same store with one generation pinned as "active": a Retriever built on it serves
+    that generation (a draft, for previews) whatever the pointer says."""
+
+    def __init__(self, store: IndexStore, generation: str) -> None:
+        super().__init__(store.client, store.prefix)
+        self.pinned = generation
+
+    def pointer(self) -> tuple[str | None, str | None]:
+        return self.pinned, None
 
 
 def open_store(settings: Settings) -> IndexStore:

@@ -31,6 +31,9 @@ TARGETS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {
     ("http", "ask_16_errors"): ("0", lambda v: v == 0),
     ("http", "ask_64_errors"): ("0", lambda v: v == 0),
     ("http", "first_event_16_errors"): ("0", lambda v: v == 0),
+    ("trainers", "unanswered_table_warm_s"): ("<= 5 s", lambda v: v <= 5.0),
+    ("trainers", "cluster_only_s"): ("<= 5 s", lambda v: v <= 5.0),
+    ("trainers", "unanswered_table_after_restart_s"): ("<= 5 s", lambda v: v <= 5.0),
 }
 SECTIONS = {
     "ingest": ("bench.ingest_bench", "run"),
@@ -39,6 +42,7 @@ SECTIONS = {
     "retrieval_100k": ("bench.ask_bench", "run_scale"),
     "triage": ("bench.triage_bench", "run"),
     "http": ("bench.http_bench", "run"),
+    "trainers": ("bench.trainers_bench", "run"),
     # Minutes: skip with `python -m bench --skip ingest-scale`, or run alone with --only.
     "ingest-scale": ("bench.ingest_scale_bench", "run"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -53,8 +54,16 @@ def ingest(
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Serve the previous generation again.")
     ] = False,
+    activate: Annotated[
+        str | None,
+        typer.Option(
+            "--activate",
+            metavar="GENERATION",
+            help="Publish a generation built by `nurture preview` (the name it printed).",
+        ),
+    ] = None,
 ) -> None:
-    """Index the corpus (only what changed), or roll back to the previous index."""
+    """Index the corpus (only what changed), publish a previewed draft, or roll back."""
     from assistant.embeddings import build_embedder
     from assistant.store import open_store
     from ingest.pipeline import Pipeline
@@ -65,6 +74,13 @@ def ingest(
         if rollback:
             active, previous = pipeline.rollback()
             out.print(f"Rolled back: generation {active} is active again (was {previous}).")
+            return
+        if activate:
+            active, previous = pipeline.activate(activate)
+            out.print(
+                f"Generation {active} is active (previous: {previous or 'none'}; "
+                "`nurture ingest --rollback` goes back)."
+            )
             return
         report = pipeline.run(full=full, progress=True)
     except NurtureError as error:
@@ -94,6 +110,128 @@ def ingest(
     if report.errors:
         err.print(f"{len(report.errors)} file(s) had errors; fix them and run ingest again.")
         raise typer.Exit(code=1)
+
+
+@app.command()
+def preview(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as JSON.")
+    ] = False,
+) -> None:
+    """Build a draft generation from the working corpus (not activated), ask the gold set of
+    the draft and the live one, and report what would change."""
+    from assistant.embeddings import build_embedder
+    from assistant.store import open_store
+    from ingest.preview import preview as build_preview
+
+    settings = get_settings()
+    try:
+        with err.status("building the draft") as status:
+            report = build_preview(
+                settings,
+                open_store(settings),
+                build_embedder(settings),
+                progress=lambda message: status.update(message),
+            )
+    except (NurtureError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(report.as_json()))
+        return
+    for error in report.errors:
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+    if report.draft is None:
+        out.print("Nothing changed: the working corpus is what the live generation serves.")
+        return
+    out.print(
+        f"Draft generation {report.draft} (live: {report.live or 'none'}): re-embedded "
+        f"{len(report.documents_embedded)} documents ({report.texts_embedded} chunks, "
+        f"{report.questions_embedded} question phrasings); removed {len(report.removed)}.",
+        highlight=False,
+    )
+    if report.bars:
+        bars = Table(title="Gold set bars")
+        for column in ("bar", "live", "draft"):
+            bars.add_column(column)
+        for name, values in report.bars.items():
+            mark = " [red](drop)[/]" if name in report.drops else ""
+            bars.add_row(name, f"{values['live']:.3f}", f"{values['draft']:.3f}{mark}")
+        out.print(bars)
+    changes = Table(title=f"{len(report.changes)} gold questions change")
+    for column in ("change", "question", "live cites", "draft cites"):
+        changes.add_column(column)
+    for change in report.changes:
+        changes.add_row(
+            change.kind, change.question, "\n".join(change.live), "\n".join(change.draft)
+        )
+    out.print(changes)
+    out.print(f"Publish with: nurture ingest --activate {report.draft}", highlight=False)
+
+
+@app.command()
+def report(
+    days: Annotated[int, typer.Option("--days", min=1, max=365, help="The last N days.")] = 30,
+    fmt: Annotated[
+        str, typer.Option("--format", help="md (Markdown tables) or csv.", case_sensitive=False)
+    ] = "md",
+) -> None:
+    """The trainers' workspace tables in the terminal (from the stored, redacted records)."""
+    from api.storage import Storage
+    from api.workspace import Workspace, render
+    from assistant.service import Assistant
+
+    if fmt.lower() not in ("md", "csv"):
+        raise _fail(ValueError(f"--format {fmt!r}: use md or csv"))
+    settings = get_settings()
+    try:
+        storage = Storage(
+            settings.database_path,
+            store_questions=settings.store_questions,
+            retention_days=settings.retention_days,
+        )
+        workspace = Workspace(storage, Assistant.from_settings(settings), settings)
+        with _LateProgress("clustering unanswered questions") as progress:
+            tables = workspace.tables(days, progress)
+    except (NurtureError, OSError, RuntimeError) as error:
+        raise _fail(error) from None
+    out.print(render(tables, fmt.lower()), highlight=False, markup=False, end="")
+
+
+class _LateProgress:
+    """A rich progress bar that appears only once the work has taken over a second."""
+
+    def __init__(
+        self, description: str, after: float = 1.0, clock: Callable[[], float] | None = None
+    ) -> None:
+        import time
+
+        self.description = description
+        self.after = after
+        self.clock = clock or time.monotonic
+        self.started = self.clock()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> _LateProgress:
+        self.started = self.clock()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if self.clock() - self.started < self.after:
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=err, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command()

@@ -127,10 +127,14 @@ class Pipeline:
         )
         return hashlib.sha256(recipe.encode()).hexdigest()
 
-    def run(self, *, full: bool = False, progress: bool = False) -> IngestReport:
+    def run(
+        self, *, full: bool = False, progress: bool = False, activate: bool = True
+    ) -> IngestReport:
+        """Ingest. With `activate=False`, build and verify a draft generation (vectors reused as
+        usual) and remember it as the draft, leaving the active one serving (`nurture preview`)."""
         started = time.perf_counter()
         with writing(self.settings):
-            report = self._write(self._plan(full=full), progress=progress)
+            report = self._write(self._plan(full=full), progress=progress, activate=activate)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -190,11 +194,14 @@ class Pipeline:
             warnings=tuple(loaded.warnings),
         )
 
-    def _write(self, plan: Plan, *, progress: bool) -> IngestReport:
-        """Embed what the plan says, write and verify a generation, then switch to it."""
+    def _write(self, plan: Plan, *, progress: bool, activate: bool = True) -> IngestReport:
+        """Embed what the plan says, write and verify a generation, then switch to it (or, as a
+        draft, only remember it)."""
         report = plan.report()
         previous = plan.previous
         if plan.unchanged and previous is not None:
+            if not activate:
+                self.store.set_draft(None)
             report.active = previous.name
             report.documents = previous.doc_count
             report.chunks = previous.chunk_count
@@ -256,9 +263,16 @@ class Pipeline:
             question_vectors,
             self.settings.question_lexical_dir,
         )
-        self.store.activate(generation.name, previous=previous.name if previous else None)
-        logger.info("generation %s is now active", generation.name)
-        keep = {generation.name} | ({previous.name} if previous else set())
+        if activate:
+            self.store.activate(generation.name, previous=previous.name if previous else None)
+            self.store.set_draft(None)
+            logger.info("generation %s is now active", generation.name)
+            keep = {generation.name} | ({previous.name} if previous else set())
+        else:
+            self.store.set_draft(generation.name, previous.name if previous else None)
+            logger.info("generation %s is a draft (not active)", generation.name)
+            # Drafts are pruned like old generations: only the newest one is kept.
+            keep = {generation.name, *filter(None, self.store.pointer())}
         prune(self.store, self._lexical_roots(), keep)
 
         report.active = generation.name
@@ -306,6 +320,30 @@ class Pipeline:
             questions = self.store.questions(name)
             if questions:
                 build_question_lexical(questions).save(self.settings.question_lexical_dir / name)
+
+    def activate(self, name: str) -> tuple[str, str | None]:
+        """Publish a generation (a previewed draft): it serves, the active one becomes the
+        previous. Returns (now active, now previous)."""
+        with writing(self.settings):
+            generation = self.store.generation(name)
+            if generation is None:
+                raise IndexNotReadyError(
+                    f"there is no generation {name!r}; run `nurture preview` to build a draft "
+                    "and use the name it prints"
+                )
+            if generation.model != self.embedder.name:
+                raise IndexNotReadyError(
+                    f"generation {name} was built with {generation.model}, not "
+                    f"{self.embedder.name}; run `nurture preview` again"
+                )
+            active, _ = self.store.pointer()
+            if active == name:
+                return name, None
+            self._ensure_lexical(name)
+            self.store.activate(name, previous=active)
+            self.store.set_draft(None)
+            prune(self.store, self._lexical_roots(), {name, *filter(None, [active])})
+            return name, active
 
     def rollback(self) -> tuple[str, str]:
         """Serve the previous generation again; returns (now active, now previous)."""
