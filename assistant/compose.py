@@ -494,7 +494,7 @@ def citation(n: int, chunk: Chunk, score: float) -> Citation:
         section=chunk.section,
         anchor=chunk.anchor,
         url=chunk.url,
-        source="; ".join(chunk.source_names),
+        source=chunk.source,
         type=chunk.type,
         evidence=EVIDENCE_LABELS[chunk.type],
         reviewed=chunk.reviewed,

@@ -144,6 +144,11 @@ class Chunk(BaseModel):
     alternates: list[str] = Field(default_factory=list)
 
     @property
+    def source(self) -> str:
+        """The document's sources as one line, as citations show them."""
+        return "; ".join(self.source_names)
+
+    @property
     def section(self) -> str:
         return " > ".join(self.heading_path)
 

@@ -40,7 +40,7 @@ def readyz(assistant: AssistantDep, storage: StorageDep) -> Health | JSONRespons
         retrieval = assistant.retrieve(CANARY)
         if not retrieval.hits:
             raise RuntimeError("the canary query found nothing")
-        generation = assistant.retriever.view().generation if assistant.retriever else None
+        generation = assistant.generation
         retrieval_ok = True
     except Exception as error:  # noqa: BLE001 - any failure means retrieval is down, with why
         problems.append(f"retrieval: {type(error).__name__}: {error}")

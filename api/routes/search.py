@@ -32,7 +32,7 @@ def search(
             section=hit.chunk.section,
             anchor=hit.chunk.anchor,
             type=hit.chunk.type,
-            source="; ".join(hit.chunk.source_names),
+            source=hit.chunk.source,
             url=hit.chunk.url,
             reviewed=hit.chunk.reviewed,
             text=hit.chunk.text,
