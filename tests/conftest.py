@@ -26,6 +26,9 @@ from assistant.service import Assistant
 from assistant.store import IndexStore, open_store
 from ingest.pipeline import Pipeline
 
+# The browser fixtures, shared by every test directory (tests/chromium.py).
+pytest_plugins = ["tests.chromium"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

@@ -142,7 +142,7 @@ class CountingHandler(logging.Handler):
 
 
 class FailingGenerator:
-    def generate(self, question: str, passages: list, history: list) -> list:  # noqa: ARG002
+    def generate(self, question: str, passages: list, history: list, **options: object) -> list:  # noqa: ARG002
         raise RuntimeError("the composer broke")
 
 

@@ -10,11 +10,10 @@ import pytest
 from assistant.config import Settings
 from assistant.service import Assistant
 from tests.api.conftest import make_server
-from tests.browser.conftest import chromium, playwright_session, screenshots
 from tests.conftest import Site, serving
 from tests.trainers.seed import seed
 
-__all__ = ["chromium", "make_server", "playwright_session", "screenshots"]  # shared fixtures
+__all__ = ["make_server"]  # shared fixture
 
 TRAINER_KEY = "trainer-key-1"
 CARER_KEY = "carer-key-1"
