@@ -394,24 +394,9 @@ class IndexStore:
         where: dict[str, Any] | None = None,
     ) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 is identical)."""
-        count = collection.count()
-        if count == 0:
-            return []
-        result = collection.query(
-            query_embeddings=[vector],
-            n_results=min(k, count),
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
         return [
-            (Chunk.from_metadata(chunk_id, text, meta), 1.0 - float(distance))
-            for chunk_id, text, meta, distance in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                strict=True,
-            )
+            (Chunk.from_metadata(chunk_id, text, meta), score)
+            for chunk_id, text, meta, score in _nearest(collection, vector, k, where)
         ]
 
     # -- questions (headings and "Also asked as" phrasings, each pointing at its section) --
@@ -470,25 +455,35 @@ class IndexStore:
         collection = self.question_collection(generation)
         if collection is None or k <= 0:
             return []
-        count = collection.count()
-        if count == 0:
-            return []
-        result = collection.query(
-            query_embeddings=[vector],
-            n_results=min(k, count),
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
         return [
-            (QuestionRecord.from_metadata(record_id, text, meta), 1.0 - float(distance))
-            for record_id, text, meta, distance in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                strict=True,
-            )
+            (QuestionRecord.from_metadata(record_id, text, meta), score)
+            for record_id, text, meta, score in _nearest(collection, vector, k, where)
         ]
+
+
+def _nearest(
+    collection: Collection, vector: np.ndarray, k: int, where: dict[str, Any] | None
+) -> list[tuple[str, str, dict[str, Any], float]]:
+    """(id, document, metadata, cosine similarity) of the k nearest records, best first."""
+    count = collection.count()
+    if count == 0:
+        return []
+    result = collection.query(
+        query_embeddings=[vector],
+        n_results=min(k, count),
+        where=where,
+        include=["documents", "metadatas", "distances"],
+    )
+    return [
+        (record_id, text, meta, 1.0 - float(distance))
+        for record_id, text, meta, distance in zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        )
+    ]
 
 
 class PinnedStore(IndexStore):
