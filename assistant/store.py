@@ -341,31 +341,14 @@ class IndexStore:
     ) -> tuple[list[Chunk], np.ndarray]:
         """Chunks (optionally of some documents only) with their stored vectors, read in pages
         (one large read runs into SQLite's limit on query variables)."""
-        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         wheres: list[dict[str, Any] | None] = [None]
         if doc_ids is not None:
             ids = list(doc_ids)
             wheres = [
                 {"doc_id": {"$in": ids[i : i + _PAGE_IDS]}} for i in range(0, len(ids), _PAGE_IDS)
             ]
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        for where in wheres:
-            offset = 0
-            while True:
-                page = collection.get(where=where, include=include, limit=_PAGE, offset=offset)
-                for chunk_id, text, meta in zip(
-                    page["ids"], page["documents"], page["metadatas"], strict=True
-                ):
-                    chunks.append(Chunk.from_metadata(chunk_id, text, meta))
-                if with_vectors and len(page["ids"]):
-                    vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
-                if len(page["ids"]) < _PAGE:
-                    break
-                offset += _PAGE
-        if not with_vectors or not vectors:
-            return chunks, np.zeros((0, 0), dtype=np.float32)
-        return chunks, np.vstack(vectors)
+        rows, vectors = _read_pages(collection, wheres, with_vectors)
+        return [Chunk.from_metadata(*row) for row in rows], vectors
 
     def nearest(
         self,
@@ -418,24 +401,8 @@ class IndexStore:
         self, collection: Collection, *, with_vectors: bool = True
     ) -> tuple[list[QuestionRecord], np.ndarray]:
         """Every record of a question collection (with its vectors), read in pages."""
-        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        records: list[QuestionRecord] = []
-        vectors: list[np.ndarray] = []
-        offset = 0
-        while True:
-            page = collection.get(include=include, limit=_PAGE, offset=offset)
-            for record_id, text, meta in zip(
-                page["ids"], page["documents"], page["metadatas"], strict=True
-            ):
-                records.append(QuestionRecord.from_metadata(record_id, text, meta))
-            if with_vectors and len(page["ids"]):
-                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
-            if len(page["ids"]) < _PAGE:
-                break
-            offset += _PAGE
-        if not with_vectors or not vectors:
-            return records, np.zeros((0, 0), dtype=np.float32)
-        return records, np.vstack(vectors)
+        rows, vectors = _read_pages(collection, [None], with_vectors)
+        return [QuestionRecord.from_metadata(*row) for row in rows], vectors
 
     def questions(self, generation: str) -> list[QuestionRecord]:
         """All question records of a generation ([] if it has no question index)."""
@@ -459,6 +426,29 @@ class IndexStore:
             (QuestionRecord.from_metadata(record_id, text, meta), score)
             for record_id, text, meta, score in _nearest(collection, vector, k, where)
         ]
+
+
+def _read_pages(
+    collection: Collection, wheres: list[dict[str, Any] | None], with_vectors: bool
+) -> tuple[list[tuple[str, str, dict[str, Any]]], np.ndarray]:
+    """(id, document, metadata) of every record matching any of `wheres`, and their vectors,
+    read `_PAGE` at a time (one large read runs into SQLite's limit on query variables)."""
+    include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+    vectors: list[np.ndarray] = []
+    for where in wheres:
+        offset = 0
+        while True:
+            page = collection.get(where=where, include=include, limit=_PAGE, offset=offset)
+            rows += zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            if with_vectors and len(page["ids"]):
+                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+            if len(page["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+    if not with_vectors or not vectors:
+        return rows, np.zeros((0, 0), dtype=np.float32)
+    return rows, np.vstack(vectors)
 
 
 def _nearest(
