@@ -111,6 +111,8 @@ class Document(BaseModel):
     body_line: int = 1  # the file line that `body` starts on, for messages
     # File line of each body line when snippets were expanded into it (not stored).
     _line_map: list[int] | None = PrivateAttr(default=None)
+    # Whether the file ended with its own `## Sources` (replaced by one written from `meta`).
+    _hand_written_sources: bool = PrivateAttr(default=False)
 
     def file_line(self, offset: int) -> int:
         """The line in the corpus file of a character offset in `body`."""

@@ -13,7 +13,7 @@ from typing import Protocol
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.errors import CorpusError
-from assistant.models import AgeRange, Chunk, Document, Section
+from assistant.models import AgeRange, Chunk, Document, Section, Source
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -185,9 +185,27 @@ class Chunker:
             doc_hash=doc.content_hash,
             reviewed=doc.meta.reviewed,
             source_names=[source.name for source in doc.meta.sources],
-            url=next((source.url for source in doc.meta.sources if source.url), None),
+            url=page_for(text, doc.meta.sources),
             topics=doc.meta.topics,
             age_min_months=ages.min_months if ages else None,
             age_max_months=ages.max_months if ages else None,
             alternates=section.alternates,
         )
+
+
+def page_for(text: str, sources: list[Source]) -> str | None:
+    """The page a passage's citation opens: the page of the publisher the passage names
+    ("according to the Lullaby Trust"; the most specific name wins), else the document's first."""
+    pages = [source for source in sources if source.url]
+    lowered = text.lower()
+
+    def named(source: Source) -> int:
+        publisher = re.sub(r"^the\s+", "", (source.publisher or "").lower())
+        return (
+            len(publisher)
+            if publisher and re.search(rf"\b{re.escape(publisher)}\b", lowered)
+            else 0
+        )
+
+    best = max(pages, key=named, default=None)  # the first of equals: the document's order
+    return best.url if best else None

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
@@ -20,6 +19,7 @@ from assistant.errors import CorpusError
 from assistant.models import DOC_TYPES, Document, DocumentMeta
 from ingest.chunk import is_quoted, split_sections
 from ingest.load import DEFAULT_MAX_FILE_BYTES, LoadResult, RawDocument, load_corpus
+from ingest.sources import review_sources, with_rendered_sources
 
 _FIELD_HINTS = {
     "title": "add a line like 'title: Safer sleep for babies'",
@@ -145,6 +145,7 @@ def validate_document(raw: RawDocument, *, today: date | None = None) -> Documen
             "rewrite it for carers or remove it",
             line=line,
         )
+    body, hand_written = with_rendered_sources(body, meta.sources)
     sections = split_sections(body)
     document = Document(
         id=raw.id,
@@ -156,6 +157,7 @@ def validate_document(raw: RawDocument, *, today: date | None = None) -> Documen
         body_line=body_line,
     )
     document._line_map = line_map
+    document._hand_written_sources = hand_written
     return document
 
 
@@ -219,33 +221,19 @@ def review_documents(
                         "warning",
                     )
                 )
-        if doc.path.endswith(".md") and not any(
-            s.heading_path and s.heading_path[-1].lower() == "sources" for s in doc.sections
-        ):
+        if doc._hand_written_sources:
             findings.append(
-                Finding(doc.path, "no '## Sources' section at the end; add one", "warning")
-            )
-    findings += review_alternates(documents)
-    findings += review_source_urls(documents)
-    return findings
-
-
-def review_source_urls(documents: list[Document]) -> list[Finding]:
-    """A source should name the page itself, not a site's homepage."""
-    findings = []
-    for doc in documents:
-        for number, source in enumerate(doc.meta.sources):
-            if source.url and urlparse(source.url).path in ("", "/"):
-                if urlparse(source.url).query:
-                    continue
-                findings.append(
-                    Finding(
-                        doc.path,
-                        f"source {number + 1} ('{source.name}') links to a bare domain "
-                        f"({source.url}); link the page itself",
-                        "warning",
-                    )
+                Finding(
+                    doc.path,
+                    "has a hand-written '## Sources' section; remove it: the section is "
+                    "written from the front matter's sources",
+                    "warning",
                 )
+            )
+        findings += [
+            Finding(doc.path, message, severity) for severity, message in review_sources(doc)
+        ]
+    findings += review_alternates(documents)
     return findings
 
 

@@ -50,10 +50,14 @@ def test_every_format_loads_with_its_sections(corpus: Path) -> None:
         "leaflets/baby-cues",
     }
     html = docs["leaflets/who-to-call"]
-    assert [s.heading_path for s in html.sections][-1] == ["Who to call", "When should I ring 999?"]
+    # Every format ends with the Sources section written from its metadata.
+    assert [s.heading_path for s in html.sections][-2:] == [
+        ["Who to call", "When should I ring 999?"],
+        ["Who to call", "Sources"],
+    ]
     assert "alert" not in html.body and "Home | About" not in html.body
     pdf = docs["leaflets/health-visitors"]
-    assert "every six months" in pdf.sections[-1].text
+    assert "every six months" in pdf.sections[-2].text
     docx = docs["leaflets/baby-cues"]
     assert docx.sections[0].anchor == "how-can-i-tell-a-baby-wants-to-play"
     assert "arches his back" in docx.sections[1].text
