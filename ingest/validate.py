@@ -212,7 +212,7 @@ def review_documents(
                         doc.path, f"section '{name}' is empty; add text or remove it", "warning"
                     )
                 )
-            elif words > max_section_words:
+            elif words > max_section_words and is_quoted(section):
                 findings.append(
                     Finding(
                         doc.path,
