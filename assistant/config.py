@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     scope_floor: float = Field(
         0.4, ge=0, le=1, description="...and at least this similar to the uncovered topic."
     )
+    scope_max_age_years: int = Field(
+        7,
+        ge=1,
+        le=18,
+        description="Decline a question that names only children older than this (the library "
+        "covers babies and young children).",
+    )
     evidence_coverage_weight: float = Field(
         0.3, ge=0, le=1, description="Evidence bonus for question terms found in the top passage."
     )

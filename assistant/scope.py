@@ -12,6 +12,17 @@ import yaml
 from assistant.embeddings import Embedder
 
 TOPICS_FILE = Path(__file__).parent / "prompts" / "out_of_scope.yaml"
+OLDER_CHILDREN = "older children and teenagers"
+# A child's age as carers write it: "12 year old", "16yo", "aged 9", "(10)", "a 14-year-old".
+_AGE = re.compile(
+    r"\b(\d{1,2})\s*-?\s*(?:yo|y/o|yr|yrs|years?)\s*-?\s*old\b|\b(\d{1,2})\s*(?:yo|y/o)\b"
+    r"|\baged\s+(\d{1,2})\b|\((\d{1,2})\)"
+)
+_OLDER = re.compile(r"\b(?:teen|teens|teenager|teenagers|adolescent|adolescents)\b")
+_YOUNG = re.compile(
+    r"\b(?:baby|babies|newborn|toddler|toddlers|infant|nursery|preschool|pre-school|"
+    r"months?|weeks?|days?)\b|\b(?:mo|m/o|wk|wks)\b"
+)
 
 
 class ScopeGuard:
@@ -22,19 +33,35 @@ class ScopeGuard:
         margin: float,
         floor: float,
         words: set[str] | None = None,
+        max_age_years: int = 7,
     ) -> None:
         self.topics = topics
         self.words = words or set()
         self.vectors = vectors
         self.margin = margin
         self.floor = floor
+        self.max_age_years = max_age_years
 
     @classmethod
-    def build(cls, embedder: Embedder, margin: float, floor: float) -> ScopeGuard:
+    def build(
+        cls, embedder: Embedder, margin: float, floor: float, max_age_years: int = 7
+    ) -> ScopeGuard:
         data = yaml.safe_load(TOPICS_FILE.read_text())
         topics = [str(t) for t in data["topics"]]
         words = {str(w).lower() for w in data.get("words") or []}
-        return cls(topics, embedder.embed_documents(topics), margin, floor, words)
+        vectors = embedder.embed_documents(topics)
+        return cls(topics, vectors, margin, floor, words, max_age_years)
+
+    def only_older_children(self, question: str) -> bool:
+        """The question is about a child older than the library covers ("my 16 yo wants a
+        tattoo"), and names no baby or young child."""
+        text = question.lower()
+        if _YOUNG.search(text):
+            return False
+        ages = [int(age) for match in _AGE.finditer(text) for age in match.groups() if age]
+        if ages:
+            return min(ages) > self.max_age_years
+        return bool(_OLDER.search(text))
 
     def names_uncovered_topic(self, question: str) -> bool:
         """The question uses a word that only an uncovered topic uses ("puppy", "vaping")."""

@@ -40,7 +40,7 @@ from assistant.models import (
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
 from assistant.safety import SafetyResult, SafetyTriage, build_triage, load_classifier
-from assistant.scope import ScopeGuard
+from assistant.scope import OLDER_CHILDREN, ScopeGuard
 from assistant.store import IndexStore, open_store
 from assistant.topic_fit import default_topic_fit
 
@@ -125,7 +125,9 @@ class Assistant:
         try:
             model = BatchingEmbedder(embedder or build_embedder(settings))
             triage.classifier = load_classifier(settings.safety_classifier_path, model.name)
-            scope = ScopeGuard.build(model, settings.scope_margin, settings.scope_floor)
+            scope = ScopeGuard.build(
+                model, settings.scope_margin, settings.scope_floor, settings.scope_max_age_years
+            )
 
             def connect() -> Retriever:
                 return Retriever(
@@ -203,15 +205,7 @@ class Assistant:
         threshold = self.settings.abstain_threshold
         if safety.category != "none":
             threshold -= self.settings.safety_evidence_margin
-        outside = (
-            self.scope.outside(
-                retrieval.query_vector,
-                retrieval.best_dense,
-                named=self.scope.names_uncovered_topic(retrieval.query),
-            )
-            if self.scope is not None and retrieval.query_vector is not None
-            else None
-        )
+        outside = self._outside(question, retrieval)
         triaged = safety.category != "none"
         # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
         # only when the question is about that, or after a safety message.
@@ -318,6 +312,17 @@ class Assistant:
         except Exception as error:  # noqa: BLE001 - the retrieval boundary
             logger.warning("composing without term weights: %s", _kind(error))
             return None
+
+    def _outside(self, question: str, retrieval: Retrieval) -> str | None:
+        """The uncovered topic the question is about, if any (see `ScopeGuard`)."""
+        if self.scope is None:
+            return None
+        if self.scope.only_older_children(question):
+            return OLDER_CHILDREN
+        if retrieval.query_vector is None:
+            return None
+        named = self.scope.names_uncovered_topic(retrieval.query)
+        return self.scope.outside(retrieval.query_vector, retrieval.best_dense, named=named)
 
     def _nearer_uncovered_topic(self, retrieval: Retrieval) -> bool:
         """Stricter than the scope guard, for 'closest' answers: the question is at all nearer

@@ -128,3 +128,37 @@ def test_topic_fit_rule() -> None:
     assert fit.allows("Call 999 if the baby is not breathing.", gentle, triaged=True)
     asked = fit.asked_about("what should I do if I feel I'm losing control with the crying")
     assert fit.allows("If you ever feel you might lose control, put the baby down.", asked)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my 16yo foster daughter wants her nose pierced and says her dad agreed. who decides",
+        "our 11 year old has started refusing to go to school, how do i get her back in",
+        "a 13-year-old in our care keeps staying out after curfew",
+    ],
+)
+def test_a_question_only_about_an_older_child_is_declined(
+    shipped_assistant: Assistant, question: str
+) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.abstained and answer.abstain_reason == "out_of_scope"
+    assert answer.citations == []
+
+
+@pytest.mark.parametrize(
+    ("question", "older_only"),
+    [
+        ("the baby's brother (9) is jealous and keeps pinching her", False),
+        ("my foster son (3) hits me when hes upset, what helps", False),
+        ("I've fostered for 12 years and this 4 year old is the hardest", False),
+        ("fostered for 20 years, first time with a newborn", False),
+        ("our 10yo and 12 yo are arguing constantly about chores", True),
+        ("how do i talk to a teenager about contact", True),
+    ],
+)
+def test_older_children_are_told_apart_from_young_ones(
+    shipped_assistant: Assistant, question: str, older_only: bool
+) -> None:
+    assert shipped_assistant.scope is not None
+    assert shipped_assistant.scope.only_older_children(question) is older_only
