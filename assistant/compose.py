@@ -108,13 +108,19 @@ def _split_line(line: str) -> list[tuple[str, int]]:
     start = 0
     for match in _SENTENCE_END.finditer(line):
         candidate = line[start : match.start() + 1].rstrip()
-        if candidate.endswith(_ABBREVIATIONS):
+        if candidate.endswith(_ABBREVIATIONS) or _inside_quote(line[start : match.start()]):
             continue
         pieces.append((line[start : match.start()].strip() or candidate, start))
         start = match.end()
     if line[start:].strip():
         pieces.append((line[start:].strip(), start))
     return [(piece, at) for piece, at in pieces if piece]
+
+
+def _inside_quote(text: str) -> bool:
+    """An odd number of double quotes: the full stop ends quoted speech ("Say 'Ball!' ..."),
+    which stays with the sentence around it."""
+    return (text.count('"') + text.count("\u201c") + text.count("\u201d")) % 2 == 1
 
 
 def plain(sentence: str) -> str:
@@ -288,7 +294,8 @@ class ExtractiveGenerator:
         for position, (sentence, start) in enumerate(split_sentences(passage.chunk.text)):
             text = plain(sentence)
             words = len(text.split())
-            if words < 4 or text[-1:] not in ".!?":
+            # A fragment (a bullet's second half, a lower-case run-on) is never quoted alone.
+            if words < 4 or text[-1:] not in ".!?" or text[:1].islower():
                 continue
             terms = frozenset(tokenize(text))
             relevance = sum(idf.get(t, 1.0) for t in query_terms & terms) / weight

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -252,7 +252,10 @@ class Retriever:
                 hits, matched, view.sections, settings.question_alpha, settings.question_weight
             )
         if diversify:
-            hits = diversified(hits, k, settings.max_chunks_per_doc)
+            hits = [
+                from_opening(hit, view.sections)
+                for hit in diversified(hits, k, settings.max_chunks_per_doc)
+            ]
         else:
             hits = hits[:k]
         timings["fuse"] = _ms(started)
@@ -366,6 +369,15 @@ def add_question_matches(
             question = alpha * hit.question_dense + (1 - alpha) * (hit.question_lexical or 0.0)
         hit.score = (1 - weight) * passage + weight * question
     return sorted(hits, key=lambda hit: hit.score, reverse=True)
+
+
+def from_opening(hit: Hit, sections: dict[str, list[Chunk]]) -> Hit:
+    """The hit moved to its section's first chunk: the corpus answers a heading's question in
+    the section's opening sentences, so a match on a later chunk still quotes from the start."""
+    chunks = sections.get(hit.section_id)
+    if not chunks or chunks[0].id == hit.chunk.id:
+        return hit
+    return replace(hit, chunk=chunks[0])
 
 
 def diversified(hits: Iterable[Hit], k: int, per_doc: int) -> list[Hit]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant import Answer, Assistant, Filters, Message
 from assistant.compose import split_sentences
+from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluate import citation_problems
+from assistant.store import open_store
+from ingest.pipeline import Pipeline
 
 
 def assert_grounded(answer: Answer) -> None:
@@ -134,3 +140,38 @@ def test_answer_is_the_same_every_time(fixture_assistant: Assistant) -> None:
     first = fixture_assistant.ask("how do i settle a screaming baby")
     second = fixture_assistant.ask("how do i settle a screaming baby")
     assert first.answer == second.answer and first.citations == second.citations
+
+
+def test_a_match_on_a_later_chunk_quotes_the_section_from_its_opening(
+    tmp_path: Path, corpus: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    # One long section, split into several chunks: the question matches words only its last
+    # paragraph uses, but the corpus answers a heading's question in its opening sentences.
+    filler = " ".join(
+        f"Keep the bedtime routine the same on day {n}, with a bath, a song and a cuddle."
+        for n in range(1, 16)
+    )
+    (corpus / "guidance" / "bedtime.md").write_text(
+        "---\ntitle: Bedtime in a new home\ntype: guidance\nsummary: Settling at night.\n"
+        "sources:\n- name: Bedtime\n  url: https://example.org/bedtime\n  publisher: Example\n"
+        "reviewed: 2026-01-01\n---\n\n## How do I help a toddler settle at bedtime?\n\n"
+        "A calm, predictable bedtime helps a toddler in a new home settle. "
+        "Stay close and keep your voice low while the toddler falls asleep.\n\n"
+        f"{filler}\n\nA nightlight shaped like a penguin or a glowing aquarium projector "
+        "can comfort a toddler who fears the dark.\n"
+    )
+    settings = Settings(corpus_dir=corpus, data_dir=tmp_path / "data")
+    assert Pipeline(settings, open_store(settings), embedder).run().ok
+    answer = Assistant.from_settings(settings, embedder=embedder).ask(
+        "penguin nightlight or aquarium projector for a toddler who fears the dark at bedtime?"
+    )
+    assert answer.citations and answer.citations[0].doc_id == "guidance/bedtime"
+    assert answer.citations[0].start == 0 or answer.citations[0].snippet.startswith("A calm")
+    assert answer.answer.startswith("A calm, predictable bedtime")
+
+
+def test_quoted_speech_stays_in_its_sentence_and_fragments_are_not_quoted() -> None:
+    assert split_sentences('Name it: "Ball!" Then wait for him to try. Keep it light.') == [
+        ('Name it: "Ball!" Then wait for him to try.', 0),
+        ("Keep it light.", 43),
+    ]
