@@ -25,6 +25,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_MAX_LIST_ITEMS = 15
 # Words too common to show that a sentence is about the question (BM25's own list is short).
 _COMMON = frozenset(
     tokenize(
@@ -115,6 +116,33 @@ def _split_line(line: str) -> list[tuple[str, int]]:
     if line[start:].strip():
         pieces.append((line[start:].strip(), start))
     return [(piece, at) for piece, at in pieces if piece]
+
+
+def with_lists(text: str, sentences: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """A sentence that introduces a bullet list ("Call 999 if a baby:") joined with its items
+    into one quotable unit, so a list is quoted whole or not at all, never as a stray item."""
+
+    def is_item(offset: int) -> bool:
+        line_start = text.rfind("\n", 0, offset) + 1
+        return bool(_BULLET.match(text[line_start:offset]))
+
+    merged: list[tuple[str, int]] = []
+    index = 0
+    while index < len(sentences):
+        sentence, start = sentences[index]
+        items = []
+        if sentence.endswith(":"):
+            following = index + 1
+            while following < len(sentences) and is_item(sentences[following][1]):
+                items.append(sentences[following][0])
+                following += 1
+        if items and len(items) <= _MAX_LIST_ITEMS:
+            merged.append((sentence + "".join(f"\n- {item}" for item in items), start))
+            index += len(items) + 1
+        else:
+            merged.append((sentence, start))
+            index += 1
+    return merged
 
 
 def _inside_quote(text: str) -> bool:
@@ -291,7 +319,8 @@ class ExtractiveGenerator:
         idf: dict[str, float],
     ) -> list[Candidate]:
         found = []
-        for position, (sentence, start) in enumerate(split_sentences(passage.chunk.text)):
+        sentences = with_lists(passage.chunk.text, split_sentences(passage.chunk.text))
+        for position, (sentence, start) in enumerate(sentences):
             text = plain(sentence)
             words = len(text.split())
             # A fragment (a bullet's second half, a lower-case run-on) is never quoted alone.
@@ -529,7 +558,12 @@ def cite(sentences: list[Sentence], sources: list[Citation]) -> tuple[str, list[
         sources[index].model_copy(update={"quotes": quoted})
         for index, quoted in sorted(quotes.items())
     ]
-    return " ".join(parts), citations
+    # A quoted list stands in its own paragraph; sentences run on after one another.
+    text = ""
+    for number, part in enumerate(parts):
+        list_here = "\n" in part or (number > 0 and "\n" in parts[number - 1])
+        text += ("\n\n" if list_here else " ") + part if number else part
+    return text, citations
 
 
 def _folded(text: str) -> str:

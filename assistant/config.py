@@ -167,7 +167,7 @@ class Settings(BaseSettings):
         0.4, ge=0, le=1, description="...and at least this similar to the uncovered topic."
     )
     scope_max_age_years: int = Field(
-        7,
+        5,
         ge=1,
         le=18,
         description="Decline a question that names only children older than this (the library "

@@ -13,7 +13,7 @@ from assistant.models import SAFETY_PRIORITY, Answer, SafetyCategory
 from assistant.retrieve import Fusion, Mode
 from assistant.service import Assistant
 
-_MARKED = re.compile(r"\s*(.+?[.!?][\"')]?) (?:\[\d+\])+")
+_MARKED = re.compile(r"\s*(.+?[.!?][\"')]?) (?:\[\d+\])+", re.DOTALL)
 _MARKER = re.compile(r"\[(\d+)\]")
 
 

@@ -253,7 +253,7 @@ class Retriever:
             )
         if diversify:
             hits = [
-                from_opening(hit, view.sections)
+                whole_section(hit, view.sections, view.documents)
                 for hit in diversified(hits, k, settings.max_chunks_per_doc)
             ]
         else:
@@ -371,13 +371,28 @@ def add_question_matches(
     return sorted(hits, key=lambda hit: hit.score, reverse=True)
 
 
-def from_opening(hit: Hit, sections: dict[str, list[Chunk]]) -> Hit:
-    """The hit moved to its section's first chunk: the corpus answers a heading's question in
-    the section's opening sentences, so a match on a later chunk still quotes from the start."""
-    chunks = sections.get(hit.section_id)
-    if not chunks or chunks[0].id == hit.chunk.id:
-        return hit
-    return replace(hit, chunk=chunks[0])
+def whole_section(
+    hit: Hit, sections: dict[str, list[Chunk]], documents: dict[str, Document]
+) -> Hit:
+    """The hit widened to its whole section, from the section's opening. Chunks are sized for the
+    model's window; an answer is composed from the section a carer's question matched, whose
+    opening sentences answer its heading, and a list in it is quoted whole, not cut mid-way."""
+    chunks = sections.get(hit.section_id) or [hit.chunk]
+    document = documents.get(hit.chunk.doc_id)
+    section = next(
+        (
+            s
+            for s in (document.sections if document else [])
+            if s.anchor == hit.chunk.anchor and s.heading_path == hit.chunk.heading_path
+        ),
+        None,
+    )
+    if section is None or not section.text.strip():
+        return replace(hit, chunk=chunks[0])
+    widened = chunks[0].model_copy(
+        update={"text": section.text, "start": section.start, "end": section.end}
+    )
+    return replace(hit, chunk=widened)
 
 
 def diversified(hits: Iterable[Hit], k: int, per_doc: int) -> list[Hit]:

@@ -18,7 +18,7 @@ _AGE = re.compile(
     r"\b(\d{1,2})\s*-?\s*(?:yo|y/o|yr|yrs|years?)\s*-?\s*old\b|\b(\d{1,2})\s*(?:yo|y/o)\b"
     r"|\baged\s+(\d{1,2})\b|\((\d{1,2})\)"
 )
-_OLDER = re.compile(r"\b(?:teen|teens|teenager|teenagers|adolescent|adolescents)\b")
+_OLDER = re.compile(r"\b(?:teen|teens|teenage|teenager|teenagers|adolescent|adolescents)\b")
 _YOUNG = re.compile(
     r"\b(?:baby|babies|newborn|toddler|toddlers|infant|nursery|preschool|pre-school|"
     r"months?|weeks?|days?)\b|\b(?:mo|m/o|wk|wks)\b"
@@ -33,7 +33,7 @@ class ScopeGuard:
         margin: float,
         floor: float,
         words: set[str] | None = None,
-        max_age_years: int = 7,
+        max_age_years: int = 5,
     ) -> None:
         self.topics = topics
         self.words = words or set()
@@ -44,7 +44,7 @@ class ScopeGuard:
 
     @classmethod
     def build(
-        cls, embedder: Embedder, margin: float, floor: float, max_age_years: int = 7
+        cls, embedder: Embedder, margin: float, floor: float, max_age_years: int = 5
     ) -> ScopeGuard:
         data = yaml.safe_load(TOPICS_FILE.read_text())
         topics = [str(t) for t in data["topics"]]
