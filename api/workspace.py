@@ -92,6 +92,7 @@ def new_document_stub(questions: list[str], today: date) -> str:
                 "name": "TODO: the page's own title",
                 "url": "TODO: the page itself, never a homepage",
                 "publisher": "TODO: e.g. NHS",
+                "year": "TODO: the year the page shows, or remove this line if it shows none",
             }
         ],
         "reviewed": today,
@@ -103,7 +104,7 @@ def new_document_stub(questions: list[str], today: date) -> str:
     matter = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
     return (
         f"---\n{matter}---\n\n## {heading}\n\n{alternates}\n"
-        "TODO: the first sentence answers the question.\n\n## Sources\n"
+        "TODO: the first sentence answers the question.\n"
     )
 
 

@@ -22,8 +22,8 @@ loose knitted blankets out of the cot: a baby under one sleeps with no loose bed
 
 
 def edit(corpus: Path, doc_id: str = EDITED) -> Path:
-    """Add the knitting section before the document's `## Sources`."""
+    """Add the knitting section at the end of the document."""
     path = corpus / f"{doc_id}.md"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("## Sources", SECTION + "## Sources", 1), encoding="utf-8")
+    path.write_text(text.rstrip("\n") + "\n\n" + SECTION, encoding="utf-8")
     return path
