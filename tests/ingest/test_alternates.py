@@ -7,7 +7,9 @@ from pathlib import Path
 
 from assistant.models import Chunk
 from ingest.chunk import split_sections
-from ingest.validate import CheckReport, check_corpus
+from ingest.load import load_corpus
+from ingest.sources import source_line
+from ingest.validate import CheckReport, check_corpus, validate_document
 
 BODY = """Opening words.
 
@@ -140,3 +142,42 @@ def test_check_warns_on_a_source_that_is_a_bare_domain(corpus: Path) -> None:
     ]
     assert all(f.severity == "warning" for f in bare)
     assert "(https://iconcope.org/)" in next(f.message for f in bare if "crying" in f.path)
+
+
+def test_the_sources_section_is_written_from_the_front_matter(corpus: Path) -> None:
+    # One place to edit a source: the section a carer reads at the end of a document comes from
+    # `sources`, and a hand-written one is replaced and reported.
+    path = corpus / "guidance" / "crying.md"
+    path.write_text(path.read_text() + "\n## Sources\n\n- Something else entirely.\n")
+    report = check(corpus)
+    assert report.errors == 0
+    hand = [f for f in report.findings if "hand-written '## Sources'" in f.message]
+    assert [f.path for f in hand] == ["corpus/guidance/crying.md"]
+    raw = next(r for r in load_corpus(corpus).documents if r.id == "guidance/crying")
+    doc = validate_document(raw)
+    assert doc.sections[-1].heading_path[-1] == "Sources"
+    assert "Something else" not in doc.body
+    first = doc.meta.sources[0]
+    assert source_line(first) in doc.sections[-1].text
+    assert (first.url or "(no web page)") in doc.sections[-1].text
+
+
+def test_check_warns_on_a_source_with_no_page(corpus: Path) -> None:
+    def missing() -> list[str]:
+        return [
+            f.message
+            for f in check(corpus).findings
+            if "has no url" in f.message and f.path == "corpus/programmes/pause.md"
+        ]
+
+    # The fixture's Department for Education evaluation names no page.
+    assert missing() == [
+        "source 2 ('Department for Education evaluation') has no url; add the address of the "
+        "page itself, or replace the source with a public page that supports the text"
+    ]
+    path = corpus / "programmes" / "pause.md"
+    path.write_text(path.read_text().replace("    url: https://www.pause.org.uk/\n", "", 1))
+    assert [message.split(" has no url")[0] for message in missing()] == [
+        "source 1 ('Pause')",
+        "source 2 ('Department for Education evaluation')",
+    ]
