@@ -9,6 +9,7 @@ question (`SafetyTriage.classifier_gate`), so the thresholds fit what the assist
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,8 @@ MISS_COST: dict[SafetyCategory, float] = {
 FALSE_ALARM_COST = 1.0  # on an ordinary question
 HARD_NEGATIVE_FALSE_ALARM_COST = 0.5  # alarming words used calmly, hypothetically, in the past
 ORDINARY_FALSE_ALARM_CAP = 0.03
-GRID = tuple(round(x, 3) for x in np.arange(0.05, 0.951, 0.025))
+GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
+_NONE = len(SAFETY_PRIORITY)
 
 
 @dataclass(frozen=True)
@@ -37,61 +39,59 @@ class Gate:
     classifier_may: frozenset[SafetyCategory]
 
 
-def outcomes(
-    probs: np.ndarray, gates: Sequence[Gate], thresholds: dict[SafetyCategory, float]
-) -> list[SafetyCategory]:
-    """Triage's category per message, given the classifier's probabilities (CLASSES order)."""
-    columns = [CLASSES.index(c) for c in SAFETY_PRIORITY]
-    limits = np.array([thresholds[c] for c in SAFETY_PRIORITY])
-    results: list[SafetyCategory] = []
-    for row, gate in zip(probs, gates, strict=True):
-        if gate.rules != "none" or not gate.classifier_may:
-            results.append(gate.rules)
-            continue
-        scores = row[columns]
-        reached = [
-            (score, category)
-            for score, limit, category in zip(scores, limits, SAFETY_PRIORITY, strict=True)
-            if score >= limit
-        ]
-        best = max(reached, key=lambda item: item[0])[1] if reached else "none"
-        results.append(best if best in gate.classifier_may else "none")
-    return results
+class Scorer:
+    """Triage's outcome and cost on dev for any thresholds, vectorised over the messages."""
 
+    def __init__(self, probs: np.ndarray, examples: Sequence[Example], gates: Sequence[Gate]):
+        self.scores = probs[:, [CLASSES.index(c) for c in SAFETY_PRIORITY]]
+        self.rules = np.array([_index(g.rules) for g in gates])
+        self.may = np.array([[c in g.classifier_may for c in SAFETY_PRIORITY] for g in gates])
+        self.label = np.array([_index(e.label) for e in examples])
+        miss = np.array([*(MISS_COST[c] for c in SAFETY_PRIORITY), 0.0])
+        self.miss_cost = miss[self.label]
+        calm = self.label == _NONE
+        hard = np.array([e.hard_negative for e in examples])
+        self.alarm_cost = np.where(
+            calm, np.where(hard, HARD_NEGATIVE_FALSE_ALARM_COST, FALSE_ALARM_COST), 0.0
+        )
+        self.ordinary = calm & ~hard
 
-def cost(got: list[SafetyCategory], examples: Sequence[Example]) -> tuple[float, float]:
-    """(cost, share of ordinary questions alarmed)."""
-    total = 0.0
-    ordinary = alarms = 0
-    for category, example in zip(got, examples, strict=True):
-        if example.label != "none":
-            total += MISS_COST[example.label] * (category != example.label)
-        elif example.hard_negative:
-            total += HARD_NEGATIVE_FALSE_ALARM_COST * (category != "none")
-        else:
-            ordinary += 1
-            alarms += category != "none"
-            total += FALSE_ALARM_COST * (category != "none")
-    return total, alarms / ordinary if ordinary else 0.0
+    def outcomes(self, thresholds: Sequence[float]) -> np.ndarray:
+        """Category index per message (len(SAFETY_PRIORITY) for none)."""
+        reached = self.scores >= np.asarray(thresholds)
+        best = np.where(reached, self.scores, -1.0).argmax(axis=1)
+        allowed = reached.any(axis=1) & self.may[np.arange(len(best)), best]
+        learned = np.where(allowed, best, _NONE)
+        return np.where(self.rules != _NONE, self.rules, learned)
+
+    def cost(self, thresholds: Sequence[float]) -> tuple[float, float]:
+        """(total cost, share of ordinary questions alarmed)."""
+        got = self.outcomes(thresholds)
+        missed = (self.label != _NONE) & (got != self.label)
+        alarmed = (self.label == _NONE) & (got != _NONE)
+        total = float(self.miss_cost[missed].sum() + self.alarm_cost[alarmed].sum())
+        rate = float(alarmed[self.ordinary].mean()) if self.ordinary.any() else 0.0
+        return total, rate
 
 
 def choose_thresholds(
-    probs: np.ndarray, examples: Sequence[Example], gates: Sequence[Gate], rounds: int = 3
+    probs: np.ndarray, examples: Sequence[Example], gates: Sequence[Gate]
 ) -> dict[SafetyCategory, float]:
-    """Coordinate descent over the categories: each threshold in turn moves to the middle of
-    the grid points that give the least total cost within the false-alarm cap."""
-    thresholds: dict[SafetyCategory, float] = dict.fromkeys(SAFETY_PRIORITY, 0.5)
-    for _ in range(rounds):
-        for category in SAFETY_PRIORITY:
-            scored = []
-            for level in GRID:
-                trial = {**thresholds, category: level}
-                total, rate = cost(outcomes(probs, gates, trial), examples)
-                scored.append(total if rate <= ORDINARY_FALSE_ALARM_CAP else float("inf"))
-            best = min(scored)
-            if best == float("inf"):
-                thresholds[category] = GRID[-1]
-                continue
-            tied = [level for level, total in zip(GRID, scored, strict=True) if total == best]
-            thresholds[category] = float(tied[len(tied) // 2])
-    return thresholds
+    """Every combination of grid points (16 per category): the least total cost within the
+    false-alarm cap; among equal costs, the highest thresholds (fewer alarms where dev cannot
+    tell). With no combination within the cap, the strictest."""
+    scorer = Scorer(probs, examples, gates)
+    best: tuple[float, float, tuple[float, ...]] | None = None
+    for combination in itertools.product(GRID, repeat=len(SAFETY_PRIORITY)):
+        total, rate = scorer.cost(combination)
+        if rate > ORDINARY_FALSE_ALARM_CAP:
+            continue
+        key = (total, -sum(combination), combination)
+        if best is None or key < best:
+            best = key
+    chosen = best[2] if best else (GRID[-1],) * len(SAFETY_PRIORITY)
+    return {c: float(t) for c, t in zip(SAFETY_PRIORITY, chosen, strict=True)}
+
+
+def _index(category: str) -> int:
+    return SAFETY_PRIORITY.index(category) if category in SAFETY_PRIORITY else _NONE

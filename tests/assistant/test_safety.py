@@ -100,7 +100,6 @@ RULES_MISS = {
     ],
     "medical": [
         "can she have ibuprofen and paracetamol together for her temperature",
-        "she keeps pulling at her ear and has had a temperature since yesterday",
     ],
 }
 # Everyday questions near the alarming ones in wording: health, bodies, contact, feeding.
