@@ -292,3 +292,16 @@ def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
     ]
     answer = shipped_assistant.ask("now he won't wake up", history)
     assert answer.safety.category == "emergency"
+
+
+def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: SafetyTriage) -> None:
+    """Training scores dev through the same gate as triage: rules first, five words or more,
+    and no emergency or safeguarding from the classifier on a general question."""
+    assert triage.classifier_gate("and what about afterwards?").classifier_may == frozenset()
+    fired = triage.classifier_gate("my baby isnt breathing and his lips are blue")
+    assert fired.rules == "emergency" and fired.classifier_may == frozenset()
+    general = triage.classifier_gate("for my course, what are the signs a baby is seriously ill")
+    assert general.rules == "none"
+    assert general.classifier_may == frozenset({"carer_crisis", "medical"})
+    open_ = triage.classifier_gate("how do I get him to try new vegetables at tea time")
+    assert open_.rules == "none" and open_.classifier_may == frozenset(SAFETY_PRIORITY)
