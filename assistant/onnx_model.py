@@ -49,7 +49,7 @@ class OnnxModel:
 
     @cached_property
     def onnx_path(self) -> Path:
-        return self.cache_dir / f"{self.model_path.name}-{_fingerprint(self.model_path)}.onnx"
+        return self.cache_dir / f"{self.model_path.name}-{fingerprint(self.model_path)}.onnx"
 
     @cached_property
     def session(self) -> onnxruntime.InferenceSession:
@@ -219,7 +219,8 @@ def _read_modules(model_path: Path) -> tuple[str, bool]:
     return pooling, NORMALIZE in kinds
 
 
-def _fingerprint(model_path: Path) -> str:
+def fingerprint(model_path: Path) -> str:
+    """A short hash of the model folder's config and weights."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
         path = model_path / name

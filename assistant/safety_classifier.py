@@ -184,10 +184,10 @@ class SafetyClassifier:
     ) -> SafetyClassifier:
         from filelock import FileLock
 
-        from assistant.onnx_model import _fingerprint, export_module, open_session
+        from assistant.onnx_model import export_module, fingerprint, open_session
 
         digest = hashlib.sha256(artefact.read_bytes())
-        digest.update(_fingerprint(Path(model_path)).encode())
+        digest.update(fingerprint(Path(model_path)).encode())
         target = cache_dir / f"safety-classifier-{digest.hexdigest()[:16]}.onnx"
         if not target.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
