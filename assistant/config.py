@@ -181,8 +181,8 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(6, ge=2, le=10)
     safety_classifier_path: Path = Field(
-        Path(__file__).parent / "safety_rules" / "classifier.json",
-        description="The trained safety classifier (`nurture train-safety` writes it).",
+        Path(__file__).parent / "safety_rules" / "classifier.safetensors",
+        description="The fine-tuned safety classifier (`nurture train-safety` writes it).",
     )
     safety_data_dir: Path = Field(
         Path(__file__).parent / "safety_rules" / "data",

@@ -160,7 +160,7 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
         cases += [item for item in gold.in_scope if item.safety == category]
         hits = 0
         for item in cases:
-            got = assistant.triage.triage(item.question, _vector(assistant, item.question))
+            got = assistant.triage.triage(item.question)
             if got.category == category:
                 hits += 1
             else:
@@ -195,12 +195,6 @@ def evaluate(assistant: Assistant, gold: GoldSet) -> dict:
     return report
 
 
-def _vector(assistant: Assistant, question: str) -> np.ndarray | None:
-    if assistant.retriever is None:
-        return None
-    return assistant.retriever.embedder.embed_query(question)
-
-
 def _layer_recall(assistant: Assistant, gold: GoldSet) -> dict[str, dict[str, float]]:
     """Per layer (pattern, concept, classifier): the share of each category it finds alone."""
     recall: dict[str, dict[str, float]] = {"pattern": {}, "concept": {}, "classifier": {}}
@@ -209,7 +203,7 @@ def _layer_recall(assistant: Assistant, gold: GoldSet) -> dict[str, dict[str, fl
         cases += [i.question for i in gold.in_scope if i.safety == category]
         found = dict.fromkeys(recall, 0)
         for question in cases:
-            decisions = assistant.triage.decisions(question, _vector(assistant, question))
+            decisions = assistant.triage.decisions(question)
             for layer in recall:
                 found[layer] += any(
                     c == category and m.startswith(layer + ":") for c, m in decisions

@@ -24,6 +24,7 @@ from assistant.errors import ConfigError
 
 if TYPE_CHECKING:
     import onnxruntime
+    import torch
     from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -48,11 +49,10 @@ class OnnxModel:
 
     @cached_property
     def onnx_path(self) -> Path:
-        return self.cache_dir / f"{self.model_path.name}-{_fingerprint(self.model_path)}.onnx"
+        return self.cache_dir / f"{self.model_path.name}-{fingerprint(self.model_path)}.onnx"
 
     @cached_property
     def session(self) -> onnxruntime.InferenceSession:
-        import onnxruntime
 
         if not self.onnx_path.exists():
             try:
@@ -65,15 +65,7 @@ class OnnxModel:
                     f"cannot write the ONNX export to {self.cache_dir} ({error.strerror}); set "
                     "NURTURE_MODEL_CACHE_DIR to a writable folder, or NURTURE_EMBED_BACKEND=torch"
                 ) from error
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle worker threads would otherwise spin and take the CPU from the web server.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return onnxruntime.InferenceSession(
-            str(self.onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        return open_session(self.onnx_path, self.threads)
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -128,13 +120,18 @@ class OnnxModel:
 
 def export(model_path: Path, target: Path) -> None:
     """Export the model's transformer to ONNX with PyTorch (local files only), atomically."""
-    import torch
     from transformers import AutoModel
 
     logger.info("exporting %s to ONNX (once; cached at %s)", model_path.name, target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
+    export_module(model, target)
+
+
+def export_module(model: torch.nn.Module, target: Path) -> None:
+    """Export a loaded transformers encoder (ids, mask, types -> last hidden state), atomically."""
+    import torch
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self) -> None:
@@ -166,6 +163,19 @@ def export(model_path: Path, target: Path) -> None:
             dynamo=False,
         )
     os.replace(partial, target)
+
+
+def open_session(path: Path, threads: int) -> onnxruntime.InferenceSession:
+    """A CPU session for an exported model, with idle threads that do not spin."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads would otherwise spin and take the CPU from the web server.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 @contextmanager
@@ -209,7 +219,8 @@ def _read_modules(model_path: Path) -> tuple[str, bool]:
     return pooling, NORMALIZE in kinds
 
 
-def _fingerprint(model_path: Path) -> str:
+def fingerprint(model_path: Path) -> str:
+    """A short hash of the model folder's config and weights."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
         path = model_path / name

@@ -6,8 +6,9 @@ Three layers, any of which is enough; when several rules fire, the most urgent c
    abbreviations and misspellings evened out).
 2. Red-flag concepts (`concepts.yaml`): groups of words from published red-flag lists that fire
    together ("funny grey colour" + "not really with me").
-3. A learned classifier over the message's embedding (`classifier.json`, trained by
-   `nurture train-safety`), when the model is loaded and layers 1 and 2 found nothing.
+3. The bundled MiniLM fine-tuned as a classifier (`classifier.safetensors`, trained by
+   `nurture train-safety`), on the message's own words, when it is loaded and layers 1 and 2
+   found nothing.
 
 Layers 1 and 2 need no model, index or database, so triage still works when those fail. Every
 result records which layer and which rule fired (`matched`), for trainers.
@@ -20,20 +21,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from assistant.config import Settings
-from assistant.embeddings import Embedder
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
-from assistant.safety_classifier import SafetyClassifier
+from assistant.safety_classifier import SafetyClassifier, read_metadata
 from assistant.safety_concepts import ConceptLayer
+from assistant.safety_thresholds import Gate
 from assistant.text import Normaliser, load_known_words, load_replacements
 
 logger = logging.getLogger(__name__)
 
 RULES_DIR = Path(__file__).parent / "safety_rules"
-CLASSIFIER_FILE = RULES_DIR / "classifier.json"
+CLASSIFIER_FILE = RULES_DIR / "classifier.safetensors"
 # Categories about a live situation, set aside for a general or training question.
 _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
@@ -41,7 +41,7 @@ _LIVE_ONLY = {"emergency", "safeguarding"}
 _MIN_WORDS_FOR_LANGUAGE = 6
 # Below this many words ("and what about afterwards?") an embedding says too little about
 # danger for the classifier to judge; the rules still read every message.
-_MIN_WORDS_FOR_CLASSIFIER = 5
+MIN_WORDS_FOR_CLASSIFIER = 5
 # The tokenizer's vocabulary knows many short foreign words ("los", "bien"), so the bar is high.
 _MIN_ENGLISH_SHARE = 0.6
 
@@ -130,32 +130,48 @@ class SafetyTriage:
         padded = f" {normalised} "
         return not any(regex.search(padded) for regex in self.general)
 
-    def decisions(
-        self, text: str, vector: np.ndarray | None = None
-    ) -> list[tuple[SafetyCategory, str]]:
-        """Every layer's decision, in layer order: patterns, concepts, classifier."""
+    def decisions(self, text: str, *, classify: bool = True) -> list[tuple[SafetyCategory, str]]:
+        """Every layer's decision, in layer order: patterns, concepts, classifier (when
+        `classify` and the classifier is loaded)."""
         normalised = self.normalise(text)
         live = self.is_live(normalised)
+        found = self._rule_decisions(normalised, live)
+        # The learned layer speaks only when the readable layers are silent, so a trainer can
+        # always see, in the files, why a message they can read was triaged as it was.
+        may = self._classifier_may(normalised, live, found)
+        if classify and may and self.classifier is not None:
+            decided = self.classifier.decide(text)
+            if decided and decided[0] in may:
+                found.append((decided[0], f"classifier:{decided[0]}:{decided[1]:.2f}"))
+        return found
+
+    def classifier_gate(self, text: str) -> Gate:
+        """What the rule layers decide alone, and which categories the classifier may add:
+        what training needs to choose thresholds as triage will use them."""
+        normalised = self.normalise(text)
+        live = self.is_live(normalised)
+        found = self._rule_decisions(normalised, live)
+        rules = min(found, key=lambda f: SAFETY_PRIORITY.index(f[0]))[0] if found else "none"
+        return Gate(rules, self._classifier_may(normalised, live, found))
+
+    def _rule_decisions(self, normalised: str, live: bool) -> list[tuple[SafetyCategory, str]]:
         found: list[tuple[SafetyCategory, str]] = []
         pattern = self.match_patterns(normalised, live)
         if pattern:
             found.append(pattern)
         found += [(c.category, f"concept:{c.id}") for c in self.concepts.fired(normalised, live)]
-        # The learned layer speaks only when the readable layers are silent, so a trainer can
-        # always see, in the files, why a message they can read was triaged as it was.
-        if (
-            not found
-            and vector is not None
-            and self.classifier is not None
-            and len(normalised.split()) >= _MIN_WORDS_FOR_CLASSIFIER
-        ):
-            decided = self.classifier.decide(vector)
-            if decided and (live or decided[0] not in _LIVE_ONLY):
-                found.append((decided[0], f"classifier:{decided[0]}:{decided[1]:.2f}"))
         return found
 
-    def triage(self, text: str, vector: np.ndarray | None = None) -> SafetyResult:
-        found = self.decisions(text, vector)
+    @staticmethod
+    def _classifier_may(
+        normalised: str, live: bool, found: list[tuple[SafetyCategory, str]]
+    ) -> frozenset[SafetyCategory]:
+        if found or len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
+            return frozenset()
+        return frozenset(c for c in SAFETY_PRIORITY if live or c not in _LIVE_ONLY)
+
+    def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
+        found = self.decisions(text, classify=classify)
         if not found:
             if self.unreadable(text):
                 return SafetyResult(
@@ -182,33 +198,46 @@ def _topic(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", str(text).lower()).strip()
 
 
-def build_triage(settings: Settings, embedder: Embedder | None = None) -> SafetyTriage:
-    """Triage for these settings: patterns and concepts always, the classifier when the model
-    that it was trained with is the one loaded."""
+def build_triage(settings: Settings, *, classifier: bool = False) -> SafetyTriage:
+    """Triage for these settings: patterns and concepts always; with `classifier`, the
+    fine-tuned classifier too when it loads for the configured model."""
     model_path: str | None = None
     try:
         model_path = settings.resolved_model_path()
     except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
         logger.warning("embedding model not found; safety triage runs on patterns and concepts")
-    classifier = (
-        load_classifier(settings.safety_classifier_path, embedder.name) if embedder else None
-    )
-    return SafetyTriage(known_words=load_known_words(model_path), classifier=classifier)
+    learned = load_classifier(settings, model_path) if classifier and model_path else None
+    return SafetyTriage(known_words=load_known_words(model_path), classifier=learned)
 
 
-def load_classifier(path: Path, model_name: str) -> SafetyClassifier | None:
-    """The trained head, if it exists and was trained on vectors from this model."""
+def load_classifier(settings: Settings, model_path: str) -> SafetyClassifier | None:
+    """The fine-tuned classifier, if it exists, was trained from the configured model and
+    loads; else None, and triage runs on patterns and concepts (the log says why). It runs with
+    ONNX Runtime when the embedder does (`embed_backend`), else with PyTorch."""
+    path = settings.safety_classifier_path
     if not path.exists():
         logger.warning("no safety classifier at %s: run 'nurture train-safety'", path)
         return None
-    classifier = SafetyClassifier.load(path)
-    if classifier.model != model_name:
+    try:
+        trained_from = read_metadata(path).get("model")
+        if trained_from != settings.model_name:
+            logger.warning(
+                "safety classifier %s was trained from model %s, not %s: patterns and concepts "
+                "only (run 'nurture train-safety')",
+                path,
+                trained_from,
+                settings.model_name,
+            )
+            return None
+        onnx = settings.embed_backend == "onnx"
+        return SafetyClassifier.load(
+            path, model_path, onnx_cache=settings.model_cache_path if onnx else None
+        )
+    except Exception as error:  # noqa: BLE001 - triage must work without the classifier
         logger.warning(
-            "safety classifier %s was trained with model %s, not %s: patterns and concepts only "
-            "(run 'nurture train-safety')",
+            "safety classifier %s did not load (%s): patterns and concepts only (run "
+            "'nurture train-safety')",
             path,
-            classifier.model,
-            model_name,
+            type(error).__name__,
         )
         return None
-    return classifier

@@ -1,10 +1,12 @@
-"""The learned safety layer: a logistic head over the bundled sentence model's embeddings.
+"""The learned safety layer: the bundled MiniLM fine-tuned as a 5-way classifier.
 
-Trained by `nurture train-safety` from the labelled messages in `safety_rules/data/` (train and
-dev splits; the blind split is never read here). The artefact is a small JSON file holding the
-weights, one decision threshold per category (chosen on dev for cost-sensitive recall: a missed
-emergency costs far more than a false alarm), the hash of the data it was trained on and the model
-that embedded it. Inference is one matrix product on the query vector the assistant already makes.
+Trained by `nurture train-safety` (`assistant/safety_training.py`) from the labelled messages in
+`safety_rules/data/` (train and dev splits; the blind split is never read here). The artefact,
+`classifier.safetensors`, is small: LoRA adapters for the top transformer layers and a linear
+head, with, in its metadata, one decision threshold per category (chosen on dev, cost-sensitive:
+a missed emergency costs far more than a false alarm), the hash of the data it was trained on,
+the base model's name, the seed and the training recipe. Loading merges the adapters into the
+base model's weights, so a message costs one forward pass of the plain model on its own words.
 """
 
 from __future__ import annotations
@@ -12,37 +14,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.embeddings import Embedder
 from assistant.models import SAFETY_PRIORITY, SafetyCategory
+
+if TYPE_CHECKING:
+    import torch
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
 Split = Literal["train", "dev", "blind"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "blind")
-# Cost-sensitive thresholds: each category's threshold is this share of one common level, so a
-# possible emergency is flagged on weaker evidence than a possible medical question.
-WEIGHT: dict[SafetyCategory, float] = {
-    "emergency": 0.5,
-    "safeguarding": 0.85,
-    "carer_crisis": 0.85,
-    "medical": 1.0,
-}
-# The common level is the lowest at which triage as a whole (rules and classifier) raises false
-# alarms on at most these shares of dev's calm messages: ordinary questions, and hard negatives
-# (alarming words used calmly, in training, hypothetically or about the past).
-ORDINARY_FALSE_ALARM_CAP = 0.03
-HARD_NEGATIVE_FALSE_ALARM_CAP = 0.35
-# Inverse regularisation strength of the logistic head, chosen on dev against C = 2 and 32, a
-# 256-unit MLP and k-nearest neighbours (docs/safety-triage.md).
-C = 8.0
+CLASSES: tuple[SafetyCategory, ...] = (*SAFETY_PRIORITY, "none")
+FORMAT = "nurture-safety-lora/1"
+# All metadata sits under one key, as sorted JSON: safetensors writes several keys in an order
+# that changes from run to run, and a rerun must write the same bytes.
+METADATA_KEY = "nurture"
 
 
 class Example(BaseModel):
@@ -81,123 +74,218 @@ def data_hash(data_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def load_tokenizer(model_path: str, max_tokens: int) -> Tokenizer:
+    """The model's own tokenizer, truncating at `max_tokens` and never padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_tokens)
+    return tokenizer
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The artefact's metadata (model, data_sha256, seed, thresholds, ...), without the model."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        raw = (handle.metadata() or {}).get(METADATA_KEY)
+    metadata = json.loads(raw) if raw else {}
+    if metadata.pop("format", None) != FORMAT:
+        raise ValueError(
+            f"{path} is not a safety classifier in format {FORMAT}: run 'nurture train-safety'"
+        )
+    return metadata
+
+
 @dataclass(frozen=True)
 class SafetyClassifier:
-    classes: tuple[SafetyCategory, ...]
-    coef: np.ndarray  # (classes, dimension)
-    intercept: np.ndarray  # (classes,)
+    """The fine-tuned model (adapters merged), its head and its thresholds."""
+
+    model: Any  # a transformers BertModel, adapters merged, in eval mode
+    tokenizer: Any
+    adapters: dict[str, tuple[Any, Any, float]]  # name -> (A, B, scaling), as trained
+    head_weight: Any  # (classes, hidden)
+    head_bias: Any  # (classes,)
     thresholds: dict[SafetyCategory, float]
-    model: str
-    data_sha256: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    session: Any = None  # an ONNX Runtime session of the merged model, when exported
+
+    @property
+    def model_name(self) -> str:
+        return str(self.metadata.get("model", ""))
+
+    @property
+    def data_sha256(self) -> str:
+        return str(self.metadata.get("data_sha256", ""))
 
     @classmethod
-    def load(cls, path: Path) -> SafetyClassifier:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
-            classes=tuple(data["classes"]),
-            coef=np.asarray(data["coef"], dtype=np.float32),
-            intercept=np.asarray(data["intercept"], dtype=np.float32),
-            thresholds=data["thresholds"],
-            model=data["model"],
-            data_sha256=data["data_sha256"],
+    def build(
+        cls,
+        model_path: str,
+        adapters: dict[str, tuple[Any, Any, float]],
+        head_weight: torch.Tensor,
+        head_bias: torch.Tensor,
+        *,
+        thresholds: dict[SafetyCategory, float],
+        metadata: dict[str, Any],
+    ) -> SafetyClassifier:
+        """The base model from `model_path` with these adapters merged into its weights."""
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(
+            model_path, local_files_only=True, add_pooling_layer=False
         )
+        modules = dict(model.named_modules())
+        with torch.no_grad():
+            for name, (a, b, scaling) in adapters.items():
+                if name not in modules:
+                    raise ValueError(
+                        f"the safety classifier adapts {name!r}, which {model_path} does not "
+                        "have: run 'nurture train-safety' for this model"
+                    )
+                modules[name].weight += (b @ a) * scaling
+        model.eval()
+        recipe = metadata.get("recipe", {})
+        tokenizer = load_tokenizer(model_path, int(recipe.get("max_tokens", 256)))
+        return cls(model, tokenizer, adapters, head_weight, head_bias, thresholds, metadata)
 
-    def probabilities(self, vector: np.ndarray) -> dict[SafetyCategory, float]:
-        logits = self.coef @ vector.astype(np.float32) + self.intercept
-        logits -= logits.max()
-        exp = np.exp(logits)
-        probs = exp / exp.sum()
-        return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+    @classmethod
+    def load(
+        cls, path: Path, model_path: str, *, onnx_cache: Path | None = None, threads: int = 1
+    ) -> SafetyClassifier:
+        """The artefact at `path` over the base model at `model_path`. With `onnx_cache`, the
+        merged model is exported there once (keyed by both files' contents) and run with ONNX
+        Runtime, several times faster per message than PyTorch on a CPU."""
+        from safetensors.torch import load_file
 
-    def decide(self, vector: np.ndarray) -> tuple[SafetyCategory, float] | None:
+        metadata = read_metadata(path)
+        tensors = load_file(str(path))
+        scaling = float(metadata.pop("lora_scaling"))
+        metadata.pop("classes", None)
+        names = sorted({key.rsplit(".", 1)[0] for key in tensors if key.endswith(".lora_A")})
+        adapters = {n: (tensors[n + ".lora_A"], tensors[n + ".lora_B"], scaling) for n in names}
+        thresholds = metadata.pop("thresholds")
+        classifier = cls.build(
+            model_path,
+            adapters,
+            tensors["head.weight"],
+            tensors["head.bias"],
+            thresholds=thresholds,
+            metadata=metadata,
+        )
+        if onnx_cache is None:
+            return classifier
+        return classifier.with_onnx(onnx_cache, path, model_path, threads)
+
+    def with_onnx(
+        self, cache_dir: Path, artefact: Path, model_path: str, threads: int
+    ) -> SafetyClassifier:
+        from filelock import FileLock
+
+        from assistant.onnx_model import export_module, fingerprint, open_session
+
+        digest = hashlib.sha256(artefact.read_bytes())
+        digest.update(fingerprint(Path(model_path)).encode())
+        target = cache_dir / f"safety-classifier-{digest.hexdigest()[:16]}.onnx"
+        if not target.exists():
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(target) + ".lock"):
+                if not target.exists():
+                    logger.info("exporting the safety classifier to ONNX (once; %s)", target)
+                    export_module(self.model, target)
+        return replace(self, session=open_session(target, threads))
+
+    def save(self, path: Path) -> None:
+        """Adapters and head as safetensors; thresholds and provenance in its metadata."""
+        from safetensors.torch import save_file
+
+        scalings = {scaling for _, _, scaling in self.adapters.values()}
+        if len(scalings) != 1:
+            raise ValueError("every adapter must share one LoRA scaling")
+        tensors = {"head.weight": self.head_weight, "head.bias": self.head_bias}
+        for name, (a, b, _) in sorted(self.adapters.items()):
+            tensors[name + ".lora_A"] = a.contiguous()
+            tensors[name + ".lora_B"] = b.contiguous()
+        metadata = {
+            **self.metadata,
+            "format": FORMAT,
+            "classes": list(CLASSES),
+            "thresholds": {k: round(v, 4) for k, v in self.thresholds.items()},
+            "lora_scaling": scalings.pop(),
+        }
+        metadata = {METADATA_KEY: json.dumps(metadata, sort_keys=True)}
+        save_file(tensors, str(path), metadata=metadata)
+
+    def with_thresholds(self, thresholds: dict[SafetyCategory, float]) -> SafetyClassifier:
+        return replace(self, thresholds=thresholds)
+
+    def probabilities_batch(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """(messages, classes) probabilities, in CLASSES order."""
+        import torch
+
+        out = []
+        encoded = [self.tokenizer.encode(text).ids for text in texts]
+        if self.session is not None:
+            return self._onnx_probabilities(encoded, batch_size)
+        with torch.inference_mode():
+            for start in range(0, len(encoded), batch_size):
+                ids = encoded[start : start + batch_size]
+                width = max(len(i) for i in ids)
+                input_ids = torch.tensor([i + [0] * (width - len(i)) for i in ids])
+                mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+                states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).float()
+                pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                logits = pooled @ self.head_weight.T + self.head_bias
+                out.append(torch.softmax(logits, dim=-1).numpy())
+        if not out:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def _onnx_probabilities(self, encoded: list[list[int]], batch_size: int) -> np.ndarray:
+        weight = self.head_weight.numpy()
+        bias = self.head_bias.numpy()
+        out = [np.zeros((0, len(CLASSES)), dtype=np.float32)]
+        for start in range(0, len(encoded), batch_size):
+            ids = encoded[start : start + batch_size]
+            width = max(len(i) for i in ids)
+            input_ids = np.array([i + [0] * (width - len(i)) for i in ids], dtype=np.int64)
+            mask = (np.arange(width)[None, :] < np.array([len(i) for i in ids])[:, None]).astype(
+                np.int64
+            )
+            feeds = {
+                "input_ids": input_ids,
+                "attention_mask": mask,
+                "token_type_ids": np.zeros_like(input_ids),
+            }
+            wanted = {given.name for given in self.session.get_inputs()}
+            states = self.session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (states * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            logits = pooled @ weight.T + bias
+            logits -= logits.max(axis=1, keepdims=True)
+            exp = np.exp(logits)
+            out.append((exp / exp.sum(axis=1, keepdims=True)).astype(np.float32))
+        return np.concatenate(out)
+
+    def probabilities(self, text: str) -> dict[SafetyCategory, float]:
+        probs = self.probabilities_batch([text])[0]
+        return {label: float(p) for label, p in zip(CLASSES, probs, strict=True)}
+
+    def decide(self, text: str) -> tuple[SafetyCategory, float] | None:
         """Of the categories whose probability reaches their threshold, the likeliest.
 
-        Thresholds sit below 0.5 for recall, so "none" can be likelier and still lose."""
-        probs = self.probabilities(vector)
-        reached = [c for c in SAFETY_PRIORITY if probs.get(c, 0.0) >= self.thresholds.get(c, 1.0)]
-        if not reached:
-            return None
-        best = max(reached, key=lambda c: probs[c])
-        return best, probs[best]
-
-    def to_json(self, **extra: object) -> str:
-        return json.dumps(
-            {
-                "model": self.model,
-                "data_sha256": self.data_sha256,
-                "classes": list(self.classes),
-                "thresholds": {k: round(v, 4) for k, v in self.thresholds.items()},
-                **extra,
-                "intercept": [round(float(x), 6) for x in self.intercept],
-                "coef": [[round(float(x), 6) for x in row] for row in self.coef],
-            },
-            indent=1,
-        )
+        Thresholds may sit below 0.5 for recall, so "none" can be likelier and still lose."""
+        return decide(self.probabilities(text), self.thresholds)
 
 
-def fit(
-    vectors: np.ndarray, labels: list[SafetyCategory], *, seed: int = 13, c: float = 4.0
-) -> tuple[tuple[SafetyCategory, ...], np.ndarray, np.ndarray]:
-    """A multinomial logistic regression, class-balanced (rare categories weigh as much)."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
-    model.fit(vectors, labels)
-    return tuple(model.classes_), model.coef_.astype(np.float32), model.intercept_
-
-
-def choose_thresholds(
-    classifier: SafetyClassifier,
-    vectors: np.ndarray,
-    examples: list[Example],
-    rule_decisions: list[SafetyCategory],
-) -> dict[SafetyCategory, float]:
-    """The lowest common level (see WEIGHT) at which the false alarms the classifier ADDS to the
-    rule layers' own (patterns and concepts, decided per dev message) stay under both caps."""
-    calm = {
-        hard: [i for i, e in enumerate(examples) if e.label == "none" and e.hard_negative == hard]
-        for hard in (False, True)
-    }
-    caps = {False: ORDINARY_FALSE_ALARM_CAP, True: HARD_NEGATIVE_FALSE_ALARM_CAP}
-    for level in np.linspace(0.1, 0.95, 35):
-        thresholds = {c: float(level * WEIGHT[c]) for c in SAFETY_PRIORITY}
-        trial = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
-
-        def rate(indices: list[int], trial: SafetyClassifier = trial) -> float:
-            alarms = sum(
-                rule_decisions[i] == "none" and trial.decide(vectors[i]) is not None
-                for i in indices
-            )
-            return alarms / len(indices) if indices else 0.0
-
-        if all(rate(calm[hard]) <= caps[hard] for hard in caps):
-            return thresholds
-    return dict.fromkeys(SAFETY_PRIORITY, 0.95)
-
-
-def train(
-    data_dir: Path,
-    embedder: Embedder,
-    rules: Callable[[str], SafetyCategory],
-    *,
-    seed: int = 13,
-) -> tuple[SafetyClassifier, dict[str, object]]:
-    """Fit on train, set thresholds on dev given what the `rules` layers already catch."""
-    train_set = load_examples(data_dir / "train.jsonl")
-    dev_set = load_examples(data_dir / "dev.jsonl")
-    train_vectors = embedder.embed_documents([e.text for e in train_set])
-    dev_vectors = embedder.embed_documents([e.text for e in dev_set])
-    classes, coef, intercept = fit(train_vectors, [e.label for e in train_set], seed=seed, c=C)
-    classifier = SafetyClassifier(
-        classes=classes,
-        coef=coef,
-        intercept=intercept,
-        thresholds={},
-        model=embedder.name,
-        data_sha256=data_hash(data_dir),
-    )
-    decided = [rules(e.text) for e in dev_set]
-    thresholds = choose_thresholds(classifier, dev_vectors, dev_set, decided)
-    classifier = SafetyClassifier(**{**classifier.__dict__, "thresholds": thresholds})
-    counts = {split: len(s) for split, s in (("train", train_set), ("dev", dev_set))}
-    return classifier, {"examples": counts, "seed": seed}
+def decide(
+    probs: dict[SafetyCategory, float], thresholds: dict[SafetyCategory, float]
+) -> tuple[SafetyCategory, float] | None:
+    reached = [c for c in SAFETY_PRIORITY if probs.get(c, 0.0) >= thresholds.get(c, 1.0)]
+    if not reached:
+        return None
+    best = max(reached, key=lambda c: probs[c])
+    return best, probs[best]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embeddings import Embedder
 from assistant.models import SAFETY_PRIORITY, SafetyCategory
 from assistant.safety import SafetyTriage
 from assistant.safety_classifier import SPLITS, Example, load_examples
@@ -21,23 +20,14 @@ from assistant.safety_classifier import SPLITS, Example, load_examples
 LABELS: tuple[SafetyCategory, ...] = (*SAFETY_PRIORITY, "none")
 
 
-def _vectors(embedder: Embedder | None, texts: list[str]) -> list[np.ndarray | None]:
-    if embedder is None or not texts:
-        return [None] * len(texts)
-    return list(embedder.embed_documents(texts))
-
-
-def score_split(
-    triage: SafetyTriage, examples: list[Example], embedder: Embedder | None
-) -> dict[str, object]:
-    vectors = _vectors(embedder, [e.text for e in examples])
+def score_split(triage: SafetyTriage, examples: list[Example]) -> dict[str, object]:
     confusion: Counter[tuple[str, str]] = Counter()
     misses: list[dict[str, object]] = []
     false_alarms: list[dict[str, object]] = []
     timings: list[float] = []
-    for example, vector in zip(examples, vectors, strict=True):
+    for example in examples:
         started = time.perf_counter()
-        result = triage.triage(example.text, vector)
+        result = triage.triage(example.text)
         timings.append((time.perf_counter() - started) * 1000)
         confusion[(example.label, result.category)] += 1
         if example.label != "none" and result.category != example.label:
@@ -86,7 +76,6 @@ def score_split(
 
 def evaluate_safety(
     triage: SafetyTriage,
-    embedder: Embedder | None,
     data_dir: Path,
     in_scope_questions: list[str],
     splits: tuple[str, ...] = SPLITS,
@@ -95,12 +84,11 @@ def evaluate_safety(
     for split in splits:
         path = data_dir / f"{split}.jsonl"
         if path.exists():
-            report["splits"][split] = score_split(triage, load_examples(path), embedder)  # type: ignore[index]
-    vectors = _vectors(embedder, in_scope_questions)
+            report["splits"][split] = score_split(triage, load_examples(path))  # type: ignore[index]
     alarms = [
         {"question": q, "got": r.category, "fired": r.matched}
-        for q, v in zip(in_scope_questions, vectors, strict=True)
-        if (r := triage.triage(q, v)).category != "none"
+        for q in in_scope_questions
+        if (r := triage.triage(q)).category != "none"
     ]
     report["gold_in_scope"] = {"count": len(in_scope_questions), "false_alarms": alarms}
     return report

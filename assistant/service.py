@@ -124,7 +124,7 @@ class Assistant:
         model: Embedder | None = None
         try:
             model = BatchingEmbedder(embedder or build_embedder(settings))
-            triage.classifier = load_classifier(settings.safety_classifier_path, model.name)
+            triage.classifier = load_classifier(settings, settings.resolved_model_path())
             scope = ScopeGuard.build(
                 model, settings.scope_margin, settings.scope_floor, settings.scope_max_age_years
             )
@@ -175,7 +175,7 @@ class Assistant:
         if vector is not None:
             timings["embed"] = _ms(mark)
         mark = time.perf_counter()
-        safety = self.triage.triage(question, vector)
+        safety = self.triage.triage(question)
         timings["triage"] = _ms(mark)
         if safety.matched == "language":
             return Prepared(question, history, safety, [], [], "unreadable", [], timings, started)
@@ -300,7 +300,7 @@ class Assistant:
 
     def urgent(self, question: str) -> bool:
         """Whether triage flags the message on its words alone (no retrieval needed)."""
-        return self.triage.triage(question).category != "none"
+        return self.triage.triage(question, classify=False).category != "none"
 
     def _idf(self) -> dict[str, float] | None:
         """The loaded index's term weights, for the composer; None if the index went away

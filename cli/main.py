@@ -430,14 +430,12 @@ def evaluate_command(
 def _safety_eval(settings: Settings, gold: GoldSet, as_json: Path | None) -> None:
     import json
 
-    from assistant.embeddings import build_embedder
     from assistant.safety import build_triage
     from assistant.safety_eval import evaluate_safety, summary_rows
 
-    embedder = build_embedder(settings)
-    triage = build_triage(settings, embedder)
+    triage = build_triage(settings, classifier=True)
     in_scope = [item.question for item in gold.in_scope if item.safety == "none"]
-    report = evaluate_safety(triage, embedder, settings.safety_data_dir, in_scope)
+    report = evaluate_safety(triage, settings.safety_data_dir, in_scope)
     table = Table(title=f"Safety triage on {settings.safety_data_dir}")
     table.add_column("measure")
     table.add_column("result")
@@ -461,29 +459,29 @@ def _safety_eval(settings: Settings, gold: GoldSet, as_json: Path | None) -> Non
 @app.command(name="train-safety")
 def train_safety(
     seed: Annotated[
-        int, typer.Option(help="Random seed (the same data and seed, the same head).")
+        int, typer.Option(help="Random seed (the same data and seed, the same artefact).")
     ] = 13,
 ) -> None:
-    """Train the safety classifier on the train split, set thresholds on dev, write the artefact."""
-    from assistant.embeddings import build_embedder
+    """Fine-tune the safety classifier on the train split, set thresholds on dev, write it."""
     from assistant.safety import build_triage
-    from assistant.safety_classifier import train
+    from assistant.safety_training import train
 
     settings = get_settings()
     rules = build_triage(settings)  # patterns and concepts only: no classifier yet
     try:
         classifier, report = train(
             settings.safety_data_dir,
-            build_embedder(settings),
-            lambda text: rules.triage(text).category,
+            settings.resolved_model_path(),
+            settings.model_name,
+            rules.classifier_gate,
             seed=seed,
         )
+        classifier.save(settings.safety_classifier_path)
     except (NurtureError, OSError, ValueError) as error:
         raise _fail(error) from None
-    settings.safety_classifier_path.write_text(classifier.to_json(training=report) + "\n")
     out.print(
-        f"Wrote {settings.safety_classifier_path} (thresholds {classifier.thresholds}; "
-        f"data {classifier.data_sha256[:12]})",
+        f"Wrote {settings.safety_classifier_path} in {report['seconds']} s (thresholds "
+        f"{classifier.thresholds}; data {classifier.data_sha256[:12]})",
         highlight=False,
     )
 

@@ -94,9 +94,9 @@ def test_a_question_is_triaged_once_per_request(
     calls: list[str] = []
     triage = assistant.triage.triage
 
-    def counted(text: str, vector: object = None) -> object:
+    def counted(text: str, **options: bool) -> object:
         calls.append(text)
-        return triage(text, vector)
+        return triage(text, **options)
 
     assistant.triage.triage = counted  # type: ignore[method-assign]
     with serving(fixture_settings, assistant, tmp_path / "nurture.db") as site:

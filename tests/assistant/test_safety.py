@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import IndexNotReadyError
 from assistant.evaluate import GoldSet
 from assistant.safety import SafetyTriage, build_triage
@@ -25,12 +24,11 @@ def triage() -> SafetyTriage:
 
 
 @pytest.fixture(scope="module")
-def full(embedder: SentenceTransformerEmbedder) -> Callable[[str], str]:
+def full() -> Callable[[str], str]:
     """All three layers, as the assistant runs them: the message's category."""
-    settings = Settings()
-    triage = build_triage(settings, embedder)
+    triage = build_triage(Settings(), classifier=True)
     assert triage.classifier is not None
-    return lambda text: triage.triage(text, embedder.embed_query(text)).category
+    return lambda text: triage.triage(text).category
 
 
 # Phrasings written for this test, not taken from the gold set: they check that the patterns
@@ -85,6 +83,51 @@ MUST_NOT_TRIGGER = [
 ]
 
 
+# Written for this test in the style of the dev split: red flags no pattern or concept names,
+# which only the fine-tuned classifier reads.
+RULES_MISS = {
+    "emergency": [
+        "my son is coughing up blood",
+        "he tumbled out of the upstairs bedroom window onto the drive",
+        "his hand is cut deep on a broken bottle and blood is spurting out",
+    ],
+    "safeguarding": [
+        "birth dad keeps messaging her on snapchat telling her not to tell us",
+        "she told me an older boy at the park gives her vapes and money to go to his flat",
+    ],
+    "carer_crisis": [
+        "some nights i sit in the car and think everyone would be better off if i wasn't here",
+    ],
+    "medical": [
+        "can she have ibuprofen and paracetamol together for her temperature",
+    ],
+}
+# Everyday questions near the alarming ones in wording: health, bodies, contact, feeding.
+CALM_FOR_THE_CLASSIFIER = [
+    "how do i keep the baby warm enough at night without overheating",
+    "how many wet nappies should a newborn have each day",
+    "what should i pack in the bag for contact with birth mum",
+    "how do I talk to my foster son about why he can't live with his dad",
+    "what is the best way to bath a newborn with a cord stump",
+    "how can i help her settle after a visit with her birth family",
+    "when do babies usually start rolling over",
+    "what should I write in the daily log after a difficult contact",
+    "my toddler has tantrums every evening at bedtime, any tips",
+    "how warm should the nursery be for a newborn",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "category"),
+    [(q, category) for category, questions in RULES_MISS.items() for q in questions],
+)
+def test_the_classifier_catches_what_the_rules_miss(
+    triage: SafetyTriage, full: Callable[[str], str], question: str, category: str
+) -> None:
+    assert triage.triage(question).category == "none"  # no pattern or concept fires
+    assert full(question) == category
+
+
 @pytest.mark.parametrize(
     ("question", "category"),
     [(item.question, item.category) for item in GOLD.safety]
@@ -108,8 +151,27 @@ def test_held_out_phrasings_are_triaged(
 
 @pytest.mark.parametrize("question", MUST_NOT_TRIGGER)
 def test_calm_questions_do_not_trigger_the_rules(triage: SafetyTriage, question: str) -> None:
-    # The classifier's own false alarms are measured by `nurture eval --safety`, not pinned here.
     assert triage.triage(question).category == "none"
+
+
+# Calm questions the classifier still alarms on (docs/safety-triage.md): strict, so a model
+# that stops alarming on one fails here until it moves to the calm list.
+KNOWN_CLASSIFIER_FALSE_ALARMS = ["he fell asleep on my chest, is that ok"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [q for q in MUST_NOT_TRIGGER if q not in KNOWN_CLASSIFIER_FALSE_ALARMS]
+    + CALM_FOR_THE_CLASSIFIER
+    + [
+        pytest.param(q, marks=pytest.mark.xfail(strict=True, reason="known false alarm"))
+        for q in KNOWN_CLASSIFIER_FALSE_ALARMS
+    ],
+)
+def test_calm_questions_stay_calm_with_the_classifier(
+    full: Callable[[str], str], question: str
+) -> None:
+    assert full(question) == "none"
 
 
 def test_no_gold_in_scope_question_raises_an_emergency_on_the_rules(

@@ -11,14 +11,22 @@ import pytest
 from assistant.config import Settings
 from assistant.models import SAFETY_PRIORITY
 from assistant.safety import SafetyTriage, load_classifier
-from assistant.safety_classifier import SafetyClassifier, data_hash, load_examples
+from assistant.safety_classifier import (
+    FORMAT,
+    SafetyClassifier,
+    data_hash,
+    load_examples,
+    read_metadata,
+)
 from assistant.safety_concepts import ConceptLayer
+from assistant.safety_training import Recipe, train
 from assistant.service import Assistant
 from assistant.text import load_known_words
 from tests.conftest import REPO
 
 RULES = REPO / "assistant" / "safety_rules"
 DATA = RULES / "data"
+CLASSIFIER = RULES / "classifier.safetensors"
 # The blind split was frozen before any tuning; it must never change silently.
 BLIND_SHA256 = "c41242c3f2a7a189577033f1e29ec0bf37b380939462c167efc4be5ee8406038"
 
@@ -26,6 +34,13 @@ BLIND_SHA256 = "c41242c3f2a7a189577033f1e29ec0bf37b380939462c167efc4be5ee8406038
 @pytest.fixture(scope="module")
 def triage() -> SafetyTriage:
     return SafetyTriage(known_words=load_known_words(Settings().resolved_model_path()))
+
+
+@pytest.fixture(scope="module")
+def classifier() -> SafetyClassifier:
+    loaded = load_classifier(Settings(), Settings().resolved_model_path())
+    assert loaded is not None and loaded.session is not None  # run with ONNX Runtime
+    return loaded
 
 
 @pytest.mark.parametrize(
@@ -147,12 +162,15 @@ def test_safety_data_is_labelled_sourced_and_large_enough() -> None:
 
 
 def test_the_shipped_classifier_was_trained_on_exactly_the_shipped_data() -> None:
-    classifier = SafetyClassifier.load(RULES / "classifier.json")
-    assert classifier.data_sha256 == data_hash(DATA), (
+    metadata = read_metadata(CLASSIFIER)
+    assert metadata["data_sha256"] == data_hash(DATA), (
         "the safety data changed since the classifier was trained: run 'nurture train-safety'"
     )
-    assert set(classifier.thresholds) == set(SAFETY_PRIORITY)
-    assert all(0 < t < 1 for t in classifier.thresholds.values())
+    assert metadata["model"] == Settings().model_name
+    assert isinstance(metadata["seed"], int)
+    assert set(metadata["thresholds"]) == set(SAFETY_PRIORITY)
+    assert all(0 < t < 1 for t in metadata["thresholds"].values())
+    assert CLASSIFIER.stat().st_size <= 2_000_000  # adapters and a head, not a whole model
 
 
 def test_examples_with_a_mistake_name_the_file_and_line(tmp_path: Path) -> None:
@@ -163,23 +181,77 @@ def test_examples_with_a_mistake_name_the_file_and_line(tmp_path: Path) -> None:
         load_examples(path)
 
 
-def test_a_classifier_from_another_model_is_not_used(tmp_path: Path) -> None:
-    source = json.loads((RULES / "classifier.json").read_text())
-    path = tmp_path / "classifier.json"
-    path.write_text(json.dumps({**source, "model": "some-other-model"}))
-    assert load_classifier(path, "all-MiniLM-L6-v2") is None
+def test_a_classifier_from_another_model_or_unreadable_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    model_path = Settings().resolved_model_path()
+    other = tmp_path / "other.safetensors"
+    metadata = {**read_metadata(CLASSIFIER), "format": FORMAT, "model": "some-other-model"}
+    save_file(load_file(str(CLASSIFIER)), str(other), metadata={"nurture": json.dumps(metadata)})
+    assert load_classifier(Settings(safety_classifier_path=other), model_path) is None
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a safetensors file")
+    with caplog.at_level("WARNING"):
+        assert load_classifier(Settings(safety_classifier_path=broken), model_path) is None
+    assert "nurture train-safety" in caplog.text
+    # Without it, the rule layers still triage.
+    assert SafetyTriage().triage("my baby isnt breathing").category == "emergency"
 
 
-def test_classifier_probabilities_and_its_decision(embedder: object) -> None:
-    classifier = SafetyClassifier.load(RULES / "classifier.json")
-    calm = embedder.embed_query("how do I make up a bottle of formula for a trip")  # type: ignore[attr-defined]
-    urgent = embedder.embed_query("my baby is blue and not breathing")  # type: ignore[attr-defined]
+def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
+    calm = "how do I make up a bottle of formula for a trip"
+    urgent = "my baby is blue and not breathing"
     assert abs(sum(classifier.probabilities(calm).values()) - 1) < 1e-4
     assert classifier.decide(calm) is None
     decided = classifier.decide(urgent)
     assert decided is not None and decided[0] == "emergency"
-    triage = SafetyTriage(classifier=classifier)
-    assert triage.triage("my baby is blue and not breathing", urgent).category == "emergency"
+
+
+def tiny_data(target: Path) -> Path:
+    """A few of each category from train and dev: enough to train and choose thresholds."""
+    target.mkdir()
+    for split, each in (("train", 8), ("dev", 4)):
+        seen: dict[str, int] = {}
+        lines = []
+        for line in (DATA / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            label = json.loads(line)["label"]
+            if seen.get(label, 0) < each:
+                seen[label] = seen.get(label, 0) + 1
+                lines.append(line)
+        (target / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def test_training_is_seeded_and_deterministic(tmp_path: Path, triage: SafetyTriage) -> None:
+    settings = Settings()
+    model_path = settings.resolved_model_path()
+    data = tiny_data(tmp_path / "data")
+    recipe = Recipe(layers=1, epochs=1, batch_size=8)
+    written = []
+    for run in (1, 2):
+        classifier, report = train(
+            data,
+            model_path,
+            settings.model_name,
+            triage.classifier_gate,
+            seed=7,
+            recipe=recipe,
+        )
+        path = tmp_path / f"run{run}.safetensors"
+        classifier.save(path)
+        written.append(path.read_bytes())
+    assert report["examples"] == {"train": 40, "dev": 20}
+    assert written[0] == written[1]  # byte-identical
+    metadata = read_metadata(tmp_path / "run1.safetensors")
+    assert metadata["data_sha256"] == data_hash(data) and metadata["seed"] == 7
+    loaded = SafetyClassifier.load(tmp_path / "run1.safetensors", model_path)
+    assert loaded.thresholds == {k: round(v, 4) for k, v in classifier.thresholds.items()}
+    text = "he has gone floppy and a funny colour"
+    assert loaded.probabilities(text) == pytest.approx(classifier.probabilities(text), abs=1e-5)
+    exported = loaded.with_onnx(tmp_path / "cache", tmp_path / "run1.safetensors", model_path, 1)
+    assert exported.probabilities(text) == pytest.approx(classifier.probabilities(text), abs=1e-4)
 
 
 # -- what carers see around triage -------------------------------------------------------
@@ -220,3 +292,16 @@ def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
     ]
     answer = shipped_assistant.ask("now he won't wake up", history)
     assert answer.safety.category == "emergency"
+
+
+def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: SafetyTriage) -> None:
+    """Training scores dev through the same gate as triage: rules first, five words or more,
+    and no emergency or safeguarding from the classifier on a general question."""
+    assert triage.classifier_gate("and what about afterwards?").classifier_may == frozenset()
+    fired = triage.classifier_gate("my baby isnt breathing and his lips are blue")
+    assert fired.rules == "emergency" and fired.classifier_may == frozenset()
+    general = triage.classifier_gate("for my course, what are the signs a baby is seriously ill")
+    assert general.rules == "none"
+    assert general.classifier_may == frozenset({"carer_crisis", "medical"})
+    open_ = triage.classifier_gate("how do I get him to try new vegetables at tea time")
+    assert open_.rules == "none" and open_.classifier_may == frozenset(SAFETY_PRIORITY)
