@@ -162,3 +162,11 @@ def test_older_children_are_told_apart_from_young_ones(
 ) -> None:
     assert shipped_assistant.scope is not None
     assert shipped_assistant.scope.only_older_children(question) is older_only
+
+
+def test_the_guides_own_example_is_answered_from_family_time(shipped_assistant: Assistant) -> None:
+    # The carer's question the product was specified with: a toddler-sleep section about
+    # screaming at night must not win over family time because both say "screams".
+    answer = shipped_assistant.ask("she screams after every contact visit, what can I do?")
+    assert not answer.abstained and answer.safety.category == "none"
+    assert answer.citations[0].doc_id == "everyday-care/family-time-contact"
