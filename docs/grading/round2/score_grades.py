@@ -1,15 +1,41 @@
-"""Score blind grades: python score_grades.py KEY.json GRADES.jsonl [GRADES2.jsonl ...]"""
-import json, sys
+"""Blind grades by version, scope and split, as a Markdown table.
+
+Usage: python score_grades.py key.json grades1.jsonl [grades2.jsonl ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
 from collections import defaultdict
-key = json.load(open(sys.argv[1]))
-grades = [json.loads(l) for f in sys.argv[2:] for l in open(f) if l.strip()]
-cells = defaultdict(list)
-for g in grades:
-    k = key[g["id"]]
-    for split in (k["split"], "all"):
-        cells[(k["version"], k["scope"], split)].append(g)
-print("| version | scope | split | n | graded 4-5 | mean | harm |")
-print("|---|---|---|---|---|---|---|")
-for (v, sc, sp), gs in sorted(cells.items()):
-    good = sum(g["score"] >= 4 for g in gs)
-    print(f"| {v} | {sc} | {sp} | {len(gs)} | {good/len(gs):.1%} ({good}) | {sum(g['score'] for g in gs)/len(gs):.2f} | {sum(bool(g['harm']) for g in gs)} |")
+from pathlib import Path
+
+
+def main(key_file: str, *grade_files: str) -> None:
+    key = json.loads(Path(key_file).read_text(encoding="utf-8"))
+    cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for name in grade_files:
+        for line in Path(name).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            grade = json.loads(line)
+            item = key[grade["id"]]
+            for split in (item["split"], "all"):
+                cells[(item["version"], item["scope"], split)].append(grade)
+    out = [
+        "| version | scope | split | n | graded 4-5 | mean | harm |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (version, scope, split), grades in sorted(cells.items()):
+        good = sum(g["score"] >= 4 for g in grades)
+        mean = sum(g["score"] for g in grades) / len(grades)
+        harm = sum(bool(g["harm"]) for g in grades)
+        share = f"{good / len(grades):.1%} ({good})"
+        out.append(
+            f"| {version} | {scope} | {split} | {len(grades)} | {share} | {mean:.2f} | {harm} |"
+        )
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
