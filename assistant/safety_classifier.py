@@ -98,6 +98,14 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
+def padded(ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of token ids right-padded with 0 to the longest, and its attention mask."""
+    width = max(len(row) for row in ids)
+    input_ids = np.array([row + [0] * (width - len(row)) for row in ids], dtype=np.int64)
+    lengths = np.array([len(row) for row in ids])
+    return input_ids, (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class SafetyClassifier:
     """The fine-tuned model (adapters merged), its head and its thresholds."""
@@ -231,10 +239,7 @@ class SafetyClassifier:
             return self._onnx_probabilities(encoded, batch_size)
         with torch.inference_mode():
             for start in range(0, len(encoded), batch_size):
-                ids = encoded[start : start + batch_size]
-                width = max(len(i) for i in ids)
-                input_ids = torch.tensor([i + [0] * (width - len(i)) for i in ids])
-                mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+                input_ids, mask = map(torch.from_numpy, padded(encoded[start : start + batch_size]))
                 states = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 weights = mask.unsqueeze(-1).float()
                 pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
@@ -249,12 +254,7 @@ class SafetyClassifier:
         bias = self.head_bias.numpy()
         out = [np.zeros((0, len(CLASSES)), dtype=np.float32)]
         for start in range(0, len(encoded), batch_size):
-            ids = encoded[start : start + batch_size]
-            width = max(len(i) for i in ids)
-            input_ids = np.array([i + [0] * (width - len(i)) for i in ids], dtype=np.int64)
-            mask = (np.arange(width)[None, :] < np.array([len(i) for i in ids])[:, None]).astype(
-                np.int64
-            )
+            input_ids, mask = padded(encoded[start : start + batch_size])
             feeds = {
                 "input_ids": input_ids,
                 "attention_mask": mask,

@@ -25,6 +25,7 @@ from assistant.safety_classifier import (
     data_hash,
     load_examples,
     load_tokenizer,
+    padded,
 )
 from assistant.safety_thresholds import Gate, choose_thresholds
 
@@ -173,9 +174,7 @@ def _lower_states(bert, encoded: list[list[int]], below: int, batch_size: int) -
     with torch.no_grad():
         for start in range(0, len(encoded), batch_size):
             ids = encoded[start : start + batch_size]
-            width = max(len(i) for i in ids)
-            input_ids = torch.tensor([i + [0] * (width - len(i)) for i in ids])
-            mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+            input_ids, mask = map(torch.from_numpy, padded(ids))
             states = bert.embeddings(input_ids=input_ids)
             for index in range(below):
                 states = bert.encoder.layer[index](states, _additive(mask))
