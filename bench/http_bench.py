@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import aiohttp
-import httpx
 import numpy as np
 
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from bench.ask_bench import embedding_ceiling, questions
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench.servers import BIN, free_port, stop, wait_until_up
 
 
 async def _load(url: str, path: str, asked: list[str], clients: int, total: int) -> dict:
@@ -157,7 +146,7 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:
 @contextmanager
 def _server(env: dict[str, str], asked: list[str]) -> Iterator[str]:
     """`nurture serve` on a free port, ready and warmed up; stopped on exit."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(BIN / "nurture"), "serve", "--port", str(port)],
         env=env,
@@ -166,18 +155,9 @@ def _server(env: dict[str, str], asked: list[str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.3)
+        if not wait_until_up(f"{url}/readyz", server, timeout=120, interval=0.3):
+            raise RuntimeError("the server did not become ready")
         load(url, "/v1/ask", asked, 4, 40)  # warm up
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server, timeout=20)

@@ -16,20 +16,16 @@ import hashlib
 import multiprocessing
 import os
 import resource
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 from rich.console import Console
 
 from assistant.config import Settings
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder, build_embedder
+from bench.servers import ChromaServer
 
 SECTIONS_PER_DOC = 20
 FRONT = """---
@@ -92,12 +88,6 @@ def write_corpus(root: Path, total_chunks: int) -> int:
     return documents
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _peak_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -152,33 +142,15 @@ def _ingest(settings: Settings, real_model: bool, results: multiprocessing.Queue
 def run(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:  # noqa: ARG001
     total = int(os.environ.get("NURTURE_BENCH_SCALE_CHUNKS", "100000"))
     real_model = os.environ.get("NURTURE_BENCH_SCALE_MODEL", "") == "real"
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if chroma is None:
-        raise RuntimeError("the `chroma` command (installed with chromadb) was not found")
     with tempfile.TemporaryDirectory(prefix="nurture-scale-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
         write_corpus(root / "corpus", total)
         generate_s = time.perf_counter() - started
-        port = _free_port()
-        log = (root / "chroma.log").open("w")
-        server = subprocess.Popen(
-            [chroma, "run", "--path", str(root / "db"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = ChromaServer(root / "chroma")
+        server.start()
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma server did not start: see {root / 'chroma.log'}")
-                time.sleep(0.2)
+            url = server.url
             run_settings = settings.model_copy(
                 update={
                     "corpus_dir": root / "corpus",
@@ -195,14 +167,10 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder) -> dict:  # n
             if child.exitcode != 0:
                 raise RuntimeError(f"the scale ingest failed (exit code {child.exitcode})")
             measured = results.get(timeout=10)
-            measured["chroma_server_peak_mib"] = _peak_kib(server.pid) / 1024
+            assert server.process is not None
+            measured["chroma_server_peak_mib"] = _peak_kib(server.process.pid) / 1024
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+            server.stop()
     return {
         **measured,
         "vectors": "model" if real_model else "hashing (write path only)",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
@@ -24,6 +21,7 @@ from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
 from assistant.service import Assistant
 from assistant.store import IndexStore, open_store
+from bench.servers import BIN, ChromaServer, free_port
 from ingest.pipeline import Pipeline
 
 # The browser fixtures, shared by every test directory (tests/chromium.py).
@@ -36,13 +34,6 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 DATA = Path(__file__).parent / "data"
 FIXTURE_CORPUS = DATA / "corpus"
 REPO = Path(__file__).parent.parent
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -62,36 +53,10 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (`chroma run`) on a free loopback port, for the scale-out tests."""
-    chroma = shutil.which("chroma", path=str(BIN)) or shutil.which("chroma")
-    if chroma is None:
-        pytest.fail("the `chroma` command (installed with chromadb) was not found")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = (path / "server.log").open("w")
-    process = subprocess.Popen(
-        [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -4,11 +4,7 @@ file the test corrupts, fills and deletes, behind the real app on uvicorn."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +13,9 @@ from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.safety import SafetyTriage
 from assistant.store import open_store
+from bench.servers import ChromaServer
 from ingest.pipeline import Pipeline
-from tests.conftest import BIN, FIXTURE_CORPUS, free_port
+from tests.conftest import FIXTURE_CORPUS
 
 # Messages triage must answer with its safety message whatever else is broken, with the
 # category each must get.
@@ -33,48 +30,6 @@ URGENT = {
 }
 NORMAL = "how do I settle a crying baby at night?"
 ENDPOINTS = ("/v1/ask", "/v1/ask/stream", "/v1/chat/completions")
-
-
-class ChromaServer:
-    """`chroma run` on a fixed port and folder, so it can be stopped and started again."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        chroma = shutil.which("chroma", path=str(BIN)) or shutil.which("chroma")
-        assert chroma, "the `chroma` command (installed with chromadb) was not found"
-        log = (self.path / "server.log").open("a")
-        self.process = subprocess.Popen(
-            [chroma, "run", "--path", str(self.path / "db"), "--host", "127.0.0.1"]
-            + ["--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"chroma did not start: {(self.path / 'server.log').read_text()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
 
 
 @pytest.fixture(scope="module")

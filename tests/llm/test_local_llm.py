@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assistant.answer_sheet import answer_body
@@ -25,7 +23,7 @@ from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluate import citation_problems
 from assistant.service import Assistant
-from tests.conftest import free_port
+from bench.servers import free_port, wait_until_up
 
 pytestmark = pytest.mark.llm
 
@@ -63,17 +61,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.5)
+        if not wait_until_up(f"{url}/models", process, timeout=180, interval=0.5):
+            process.kill()
+            pytest.fail(f"llama_cpp.server did not start: {log_path.read_text()[-2000:]}")
         yield url
         process.terminate()
         process.wait(timeout=30)
