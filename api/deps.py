@@ -95,20 +95,8 @@ async def require_api_key(request: Request, settings: SettingsDep) -> None:
     keys = settings.api_key_list
     if not keys:
         return
-    failures: RateLimiter = request.app.state.auth_failures
-    address = client_address(request, settings.trusted_proxy_networks)
-    wait = failures.waiting(address)
-    if wait is not None:
-        raise RateLimitedError(
-            "too many attempts with a wrong API key from this address; wait and try again",
-            headers=_retry_after(wait),
-        )
-    supplied = bearer_token(request).encode()
-    # Compare with every key, in constant time, so timing reveals neither key nor position.
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(supplied, key.encode())
-    if not matched:
+    failures, address = _failures_for(request, settings)
+    if not _matches(bearer_token(request).encode(), keys):
         failures.check(address)
         raise UnauthorizedError(
             "this API needs a key: send 'Authorization: Bearer <key>'",
@@ -121,6 +109,19 @@ async def require_metrics_key(request: Request, settings: SettingsDep) -> None:
     set; `/healthz` and `/readyz` stay open for load balancers' probes."""
     if request.scope["route"].path == "/metrics":
         await require_api_key(request, settings)
+
+
+def _failures_for(request: Request, settings: Settings) -> tuple[RateLimiter, str]:
+    """The wrong-key counter and this client's address; 429 while the address is throttled."""
+    failures: RateLimiter = request.app.state.auth_failures
+    address = client_address(request, settings.trusted_proxy_networks)
+    wait = failures.waiting(address)
+    if wait is not None:
+        raise RateLimitedError(
+            "too many attempts with a wrong key from this address; wait and try again",
+            headers=_retry_after(wait),
+        )
+    return failures, address
 
 
 def _matches(supplied: bytes, keys: list[str]) -> bool:
@@ -137,14 +138,7 @@ async def require_trainer_key(request: Request, settings: SettingsDep) -> None:
     keys = settings.trainer_key_list
     if not keys:
         raise NotFoundError("the trainers' workspace is off: set NURTURE_TRAINER_KEYS to use it")
-    failures: RateLimiter = request.app.state.auth_failures
-    address = client_address(request, settings.trusted_proxy_networks)
-    wait = failures.waiting(address)
-    if wait is not None:
-        raise RateLimitedError(
-            "too many attempts with a wrong key from this address; wait and try again",
-            headers=_retry_after(wait),
-        )
+    failures, address = _failures_for(request, settings)
     supplied = bearer_token(request).encode()
     if _matches(supplied, keys):
         return
