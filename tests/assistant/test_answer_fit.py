@@ -170,3 +170,12 @@ def test_the_guides_own_example_is_answered_from_family_time(shipped_assistant: 
     answer = shipped_assistant.ask("she screams after every contact visit, what can I do?")
     assert not answer.abstained and answer.safety.category == "none"
     assert answer.citations[0].doc_id == "everyday-care/family-time-contact"
+
+
+def test_a_red_flag_list_is_quoted_whole_with_its_lead_in(shipped_assistant: Assistant) -> None:
+    # The canonical 999 list is a lead-in sentence and bullet items: quoted as one unit, in its
+    # own paragraph, never as a stray item and never cut off part-way.
+    answer = shipped_assistant.ask("When should I ring 999 rather than 111?")
+    assert not answer.abstained and citation_problems(answer) == []
+    assert "straight away if a baby or young child:\n- stops breathing;\n" in answer.answer
+    assert "\n- may have been seriously injured, by accident or by someone. [" in answer.answer
