@@ -60,7 +60,8 @@ _DOMAIN = re.compile(
     r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*|"
     r"grand(son|daughter|child)|niece|nephew|kinship|sgo|tantrums?|meltdowns?|nappy|nappies|"
     r"potty|sw|hv|lac|iro|birth (mum|mother|dad|father|family|parents?)|"
-    r"\d+ ?(yo|mo|wks?|weeks? old|months? old|years? old))\b",
+    r"\d+ ?(yo|y/o|mo|m/o|wks?|weeks? old|mths?|months? old|yrs?|yr olds?|years? old)|"
+    r"\d+ and a half)\b",
     re.IGNORECASE,
 )
 
@@ -201,15 +202,17 @@ class Assistant:
             )
         timings.update(retrieval.timings_ms)
 
-        related = self._related(retrieval.hits)
+        asked = self.topic_fit.asked_about(question)
+        triaged = safety.category != "none"
+        # Topic fit applies to the topics listed after a refusal too (no "if a child in your
+        # care dies" under a question about a relative with dementia).
+        related = self._related([h for h in retrieval.hits if self._fits(h, asked, triaged)])
         threshold = self.settings.abstain_threshold
         if safety.category != "none":
             threshold -= self.settings.safety_evidence_margin
         outside = self._outside(question, retrieval)
-        triaged = safety.category != "none"
         # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
         # only when the question is about that, or after a safety message.
-        asked = self.topic_fit.asked_about(question)
         fitting = [hit for hit in retrieval.hits if self._fits(hit, asked, triaged)]
         reason: str | None = None
         closest = False
