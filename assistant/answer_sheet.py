@@ -31,6 +31,12 @@ class SheetQuestion(BaseModel):
     question: str
     scope: Literal["in", "out", "safety"]
     topic: str = ""
+    # A set written wholly for tuning says so on each row; otherwise the id's hash decides.
+    split: Split | None = None
+
+    @property
+    def assigned_split(self) -> Split:
+        return self.split or split_of(self.id)
 
 
 class SheetRow(BaseModel):
@@ -104,7 +110,7 @@ def sheet_row(item: SheetQuestion, answer: Answer, topic_fit: TopicFit | None = 
     ]
     return SheetRow(
         id=item.id,
-        split=split_of(item.id),
+        split=item.assigned_split,
         scope=item.scope,
         topic=item.topic,
         question=item.question,

@@ -489,7 +489,7 @@ def train_safety(
 def _answer_sheet(settings: Settings, target: Path, questions: Path | None, split: str) -> None:
     import json
 
-    from assistant.answer_sheet import answer_sheet, load_questions, sheet_summary, split_of
+    from assistant.answer_sheet import answer_sheet, load_questions, sheet_summary
     from assistant.service import Assistant
 
     if split not in ("dev", "held-out", "all"):
@@ -499,7 +499,7 @@ def _answer_sheet(settings: Settings, target: Path, questions: Path | None, spli
         items = load_questions(path)
         assistant = Assistant.from_settings(settings)
         assistant.retrieve("warm up")
-        items = [item for item in items if split in ("all", split_of(item.id))]
+        items = [item for item in items if split in ("all", item.assigned_split)]
         rows = answer_sheet(assistant, items)
     except (NurtureError, OSError, ValueError) as error:
         raise _fail(error) from None
@@ -525,7 +525,7 @@ def _answer_sheet(settings: Settings, target: Path, questions: Path | None, spli
         retrieval.add_column("question index")
         retrieval.add_column("result")
         for name in ("dev", "held-out"):
-            part = [item for item in items if split_of(item.id) == name]
+            part = [item for item in items if item.assigned_split == name]
             if not part:
                 continue
             for use in (True, False):

@@ -14,6 +14,8 @@ REALISTIC = REPO / "corpus" / "eval" / "realistic-questions.jsonl"
 # Frozen: written independently of the corpus (docs/question-writing-brief.md). Never edit it;
 # a new set gets a new file.
 REALISTIC_SHA256 = "ad88d2424163f3f4ed9b656c531c7ab7af6097b83c608adfbab38c563726ac15"
+# The second set is all dev (it was graded, then used to decide what to write); each row says so.
+REALISTIC_2 = REPO / "corpus" / "eval" / "realistic-questions-2.jsonl"
 
 
 def test_realistic_set_is_frozen() -> None:
@@ -28,6 +30,14 @@ def test_split_is_fixed_and_about_sixty_percent_dev() -> None:
     dev = [item for item in items if split_of(item.id) == "dev"]
     assert 0.55 <= len(dev) / len(items) <= 0.65
     assert split_of("rq-001") == split_of("rq-001")
+    assert {split_of(item.id) for item in items} == {"dev", "held-out"}
+
+
+def test_a_set_written_for_tuning_is_all_dev_whatever_the_id_hash() -> None:
+    items = load_questions(REALISTIC_2)
+    assert len(items) == 240 and sum(item.scope == "in" for item in items) == 200
+    assert {item.assigned_split for item in items} == {"dev"}
+    # Its ids alone would have put some questions in the held-out split.
     assert {split_of(item.id) for item in items} == {"dev", "held-out"}
 
 
