@@ -131,6 +131,25 @@ def test_topic_fit_rule() -> None:
 
 
 @pytest.mark.parametrize(
+    ("sentence", "alarming"),
+    [
+        ("Clap, nod and shake your head as you talk, so she can copy you.", False),
+        ("Shake the bottle well and test the milk on your wrist.", False),
+        ("Kinship care often begins in a family crisis, with little warning.", False),
+        ("Never shake a baby, however frustrated you feel.", True),
+        ("If you feel you might shake her, put her down somewhere safe.", True),
+        ("If you are in crisis yourself, the Samaritans answer day and night.", True),
+    ],
+)
+def test_everyday_senses_of_shake_and_crisis_are_not_alarming(
+    sentence: str, alarming: bool
+) -> None:
+    fit = default_topic_fit()
+    gentle = fit.asked_about("how do i get her to point and wave")
+    assert fit.allows(sentence, gentle) is not alarming
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "my 16yo foster daughter wants her nose pierced and says her dad agreed. who decides",
