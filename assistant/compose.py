@@ -274,7 +274,10 @@ class ExtractiveGenerator:
         chosen = self._opening_run(candidates, asked, triaged, first)
         if not chosen:
             return []
-        if yes_no:
+        heading = (first.chunk.heading_path[-1:] or [""])[0]
+        if yes_no and not (chosen[0].position == 0 and is_yes_no(heading)):
+            # A section whose heading is itself a yes/no question opens with its answer (the
+            # corpus is written that way); any other opening may not answer the carer's.
             chosen = self._lead_with_answer(chosen, candidates, question, asked, triaged)
         if not closest:
             chosen += self._second(

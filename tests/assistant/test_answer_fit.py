@@ -45,8 +45,9 @@ def test_gentle_questions_get_no_alarming_text(shipped_assistant: Assistant, que
 def test_is_it_normal_leads_with_the_answering_sentence(shipped_assistant: Assistant) -> None:
     answer = shipped_assistant.ask("is 2-3 hours of evening screaming at 6 weeks normal?")
     assert not answer.abstained and citation_problems(answer) == []
-    first = answer.answer.split(" [")[0]
-    assert "normal" in first.lower(), answer.answer
+    first = answer.answer.split(" [")[0].lower()
+    # The answer to "is it normal": it is common, it peaks and it eases.
+    assert ("normal" in first or "common" in first) and "peak" in first, answer.answer
     assert "6 to 8 weeks" in answer.answer
     assert not ALARMING.search(answer.answer), "the shaking sentence stays out"
     assert 40 <= words(answer.answer) <= 140
