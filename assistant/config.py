@@ -34,7 +34,12 @@ class Settings(BaseSettings):
             "faster per question on a CPU) or with PyTorch. Both give the same vectors."
         ),
     )
-    embed_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 = one per core.")
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        description="ONNX Runtime threads for the embedder and the safety classifier; 0 = one "
+        "per core.",
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where the ONNX export is cached (default $XDG_CACHE_HOME/nurture, "

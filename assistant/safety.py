@@ -7,8 +7,9 @@ Three layers, any of which is enough; when several rules fire, the most urgent c
 2. Red-flag concepts (`concepts.yaml`): groups of words from published red-flag lists that fire
    together ("funny grey colour" + "not really with me").
 3. The bundled MiniLM fine-tuned as a classifier (`classifier.safetensors`, trained by
-   `nurture train-safety`), on the message's own words, when it is loaded and layers 1 and 2
-   found nothing.
+   `nurture train-safety`), on the message's own words, when it is loaded. It may add any
+   category when layers 1 and 2 found nothing, and a more urgent one when they found only a
+   medical worry; it never lowers a decision.
 
 Layers 1 and 2 need no model, index or database, so triage still works when those fail. Every
 result records which layer and which rule fired (`matched`), for trainers.
@@ -136,8 +137,8 @@ class SafetyTriage:
         normalised = self.normalise(text)
         live = self.is_live(normalised)
         found = self._rule_decisions(normalised, live)
-        # The learned layer speaks only when the readable layers are silent, so a trainer can
-        # always see, in the files, why a message they can read was triaged as it was.
+        # The learned layer may raise a health worry the readable layers found to a more urgent
+        # category (a limp baby a concept read as "medical"); it never lowers a decision.
         may = self._classifier_may(normalised, live, found)
         if classify and may and self.classifier is not None:
             decided = self.classifier.decide(text)
@@ -166,9 +167,17 @@ class SafetyTriage:
     def _classifier_may(
         normalised: str, live: bool, found: list[tuple[SafetyCategory, str]]
     ) -> frozenset[SafetyCategory]:
-        if found or len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
+        """The categories the classifier may add: any, when the rules found nothing; more
+        urgent ones when the rules found only a health worry (a limp baby a concept read as
+        "medical"). Never emergency or safeguarding for a general question, and nothing for
+        a few words. A rule's safeguarding or carer-crisis decision stands as it is: it is
+        about a person, and "call 999" would not fit it better."""
+        if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
-        return frozenset(c for c in SAFETY_PRIORITY if live or c not in _LIVE_ONLY)
+        ceiling = min((SAFETY_PRIORITY.index(c) for c, _ in found), default=len(SAFETY_PRIORITY))
+        if ceiling < SAFETY_PRIORITY.index("medical"):
+            return frozenset()
+        return frozenset(c for c in SAFETY_PRIORITY[:ceiling] if live or c not in _LIVE_ONLY)
 
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
         found = self.decisions(text, classify=classify)
@@ -231,7 +240,10 @@ def load_classifier(settings: Settings, model_path: str) -> SafetyClassifier | N
             return None
         onnx = settings.embed_backend == "onnx"
         return SafetyClassifier.load(
-            path, model_path, onnx_cache=settings.model_cache_path if onnx else None
+            path,
+            model_path,
+            onnx_cache=settings.model_cache_path if onnx else None,
+            threads=settings.embed_threads,
         )
     except Exception as error:  # noqa: BLE001 - triage must work without the classifier
         logger.warning(

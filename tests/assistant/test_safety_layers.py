@@ -295,11 +295,17 @@ def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
 
 
 def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: SafetyTriage) -> None:
-    """Training scores dev through the same gate as triage: rules first, five words or more,
-    and no emergency or safeguarding from the classifier on a general question."""
+    """Training scores dev through the same gate as triage: the classifier may only raise the
+    rules' urgency, needs five words or more, and adds no emergency or safeguarding to a general
+    question."""
     assert triage.classifier_gate("and what about afterwards?").classifier_may == frozenset()
     fired = triage.classifier_gate("my baby isnt breathing and his lips are blue")
     assert fired.rules == "emergency" and fired.classifier_may == frozenset()
+    medical = triage.classifier_gate("can i give calpol and ibuprofen together to my 2 year old")
+    assert medical.rules == "medical"
+    assert medical.classifier_may == frozenset({"emergency", "safeguarding", "carer_crisis"})
+    bruise = triage.classifier_gate("baby has little fingertip bruises on his chest, not mobile")
+    assert bruise.rules == "safeguarding" and bruise.classifier_may == frozenset()
     general = triage.classifier_gate("for my course, what are the signs a baby is seriously ill")
     assert general.rules == "none"
     assert general.classifier_may == frozenset({"carer_crisis", "medical"})
