@@ -84,6 +84,9 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+_SEARCH_MIN_CORRECTABLE = 5
+
+
 @dataclass
 class IndexView:
     """One loaded generation: its collection, every chunk's provenance, and its BM25 index."""
@@ -101,6 +104,7 @@ class IndexView:
     question_vectors: np.ndarray | None = None
     question_list: list[QuestionRecord] = field(default_factory=list)
     sections: dict[str, list[Chunk]] = field(default_factory=dict)
+    question_terms: set[str] = field(default_factory=set)
 
     @classmethod
     def load(
@@ -124,14 +128,13 @@ class IndexView:
             )
             lexical.save(directory)
         frequency: Counter[str] = Counter()
-        words: set[str] = set()
+        words: Counter[str] = Counter()
         for chunk in chunks:
             text = chunk.embedding_text()
             frequency.update(set(tokenize(text)))
             words.update(re.findall(r"[a-z]+", text.lower()))
         total = max(len(chunks), 1)
         idf = {term: math.log(1 + total / count) for term, count in frequency.items()}
-        normalise = Normaliser(words, known_words)
         documents = {doc.id: doc for doc in store.documents(generation)}
         sections: dict[str, list[Chunk]] = {}
         for chunk in sorted(chunks, key=lambda c: (c.doc_id, c.chunk_index)):
@@ -147,6 +150,16 @@ class IndexView:
             else:
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        # Words of the "also asked as" phrasings are the library's words too: a carer who
+        # writes "overkill" as an alternate does is not using a word the library never uses.
+        question_terms: set[str] = set()
+        for record in question_list:
+            question_terms.update(tokenize(record.text))
+            words.update(re.findall(r"[a-z]+", record.text.lower()))
+        # Search corrects five-letter typos too ("shoud"), against the library's own words.
+        normalise = Normaliser(
+            words, known_words, min_correctable=_SEARCH_MIN_CORRECTABLE, frequency=words
+        )
         return cls(
             generation,
             collection,
@@ -159,6 +172,7 @@ class IndexView:
             vectors,
             question_list,
             sections,
+            question_terms,
         )
 
     def idf_of(self, term: str) -> float:
@@ -303,7 +317,14 @@ class Retriever:
         total = sum(weights.values())
         top = set(tokenize(hits[0].chunk.embedding_text()))
         covered = sum(weight for term, weight in weights.items() if term in top) / total
-        unknown = sum(weight for term, weight in weights.items() if term not in view.idf) / total
+        unknown = (
+            sum(
+                weight
+                for term, weight in weights.items()
+                if term not in view.idf and term not in view.question_terms
+            )
+            / total
+        )
         return (
             self.settings.evidence_coverage_weight * covered
             - self.settings.evidence_unknown_weight * unknown

@@ -47,9 +47,16 @@ class Normaliser:
         vocabulary: Iterable[str],
         known_words: set[str] | None = None,
         replacements: dict[str, str] | None = None,
+        min_correctable: int = _MIN_CORRECTABLE,
+        frequency: dict[str, int] | None = None,
     ) -> None:
+        # Between equally close words: a dropped or doubled letter before a changed one
+        # ("shoud" is "should", not "shout"; "bitting" is "biting", not "sitting"), then the
+        # more frequent word.
+        self.frequency = frequency or {}
         self.replacements = load_replacements() if replacements is None else replacements
-        vocab = {word for word in vocabulary if len(word) >= _MIN_CORRECTABLE and word.isalpha()}
+        self.min_correctable = min_correctable
+        vocab = {word for word in vocabulary if len(word) >= min_correctable and word.isalpha()}
         self._by_length: dict[int, list[str]] = {}
         for word in sorted(vocab):
             self._by_length.setdefault(len(word), []).append(word)
@@ -68,16 +75,17 @@ class Normaliser:
         return " ".join(words)
 
     def correct(self, word: str) -> str:
-        if len(word) < _MIN_CORRECTABLE or word in self._known or not word.isalpha():
+        if len(word) < self.min_correctable or word in self._known or not word.isalpha():
             return word
         if word in self._cache:
             return self._cache[word]
         limit = 1 if len(word) < 8 else 2
-        best, best_distance = word, limit + 1
+        best, best_key = word, (limit + 1, False, 0)
         for length in range(len(word) - limit, len(word) + limit + 1):
             for candidate in self._by_length.get(length, ()):
                 distance = OSA.distance(word, candidate, score_cutoff=limit)
-                if distance < best_distance:
-                    best, best_distance = candidate, distance
+                key = (distance, len(candidate) == len(word), -self.frequency.get(candidate, 0))
+                if distance <= limit and key < best_key:
+                    best, best_key = candidate, key
         self._cache[word] = best
         return best

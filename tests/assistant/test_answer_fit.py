@@ -199,3 +199,13 @@ def test_a_red_flag_list_is_quoted_whole_with_its_lead_in(shipped_assistant: Ass
     assert not answer.abstained and citation_problems(answer) == []
     assert "straight away if a baby or young child:\n- stops breathing;\n" in answer.answer
     assert "\n- may have been seriously injured, by accident or by someone. [" in answer.answer
+
+
+def test_a_typo_does_not_sink_a_covered_question(shipped_assistant: Assistant) -> None:
+    """ "shoud" is "should", not a word the library never uses (which would count against the
+    evidence, as a sign the question is about something else)."""
+    typed = shipped_assistant.ask(
+        "shoud i be writing down how he is after every single contact or is that overkill"
+    )
+    assert not typed.abstained and typed.note is None, typed.answer
+    assert "family time" in typed.citations[0].section.lower()

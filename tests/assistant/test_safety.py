@@ -191,6 +191,17 @@ def test_normaliser_handles_case_contractions_and_misspellings(triage: SafetyTri
     assert triage.normalise("shape") == "shape"  # a real word is never "corrected"
 
 
+def test_search_corrects_short_typos_towards_a_dropped_or_doubled_letter() -> None:
+    from assistant.text import Normaliser
+
+    library = {"should": 40, "shout": 90, "biting": 5, "sitting": 60, "settle": 30}
+    normalise = Normaliser(library, {"shape"}, min_correctable=5, frequency=library)
+    assert normalise("shoud i") == "should i"  # not "shout", though "shout" is commoner
+    assert normalise("bitting") == "biting"  # not "sitting"
+    assert normalise("setle") == "settle"
+    assert normalise("shape") == "shape"
+
+
 def test_priority_emergency_over_milder_categories(triage: SafetyTriage) -> None:
     result = triage.triage("she told me daddy hurts her and now she isn't breathing")
     assert result.category == "emergency"
