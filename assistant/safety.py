@@ -7,9 +7,8 @@ Three layers, any of which is enough; when several rules fire, the most urgent c
 2. Red-flag concepts (`concepts.yaml`): groups of words from published red-flag lists that fire
    together ("funny grey colour" + "not really with me").
 3. The bundled MiniLM fine-tuned as a classifier (`classifier.safetensors`, trained by
-   `nurture train-safety`), on the message's own words, when it is loaded. It may add any
-   category when layers 1 and 2 found nothing, and a more urgent one when they found only a
-   medical worry; it never lowers a decision.
+   `nurture train-safety`), on the message's own words, when it is loaded and layers 1 and 2
+   found nothing, or found only a medical symptom (which it may raise to a more urgent category).
 
 Layers 1 and 2 need no model, index or database, so triage still works when those fail. Every
 result records which layer and which rule fired (`matched`), for trainers.
@@ -35,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 RULES_DIR = Path(__file__).parent / "safety_rules"
 CLASSIFIER_FILE = RULES_DIR / "classifier.safetensors"
+# Medical concepts that are questions about medicines or diagnoses, not symptoms: a classifier
+# reading "does my baby have autism? he doesn't look at me" as an emergency is not let in.
+_MEDICAL_QUESTIONS = {"medicine-question", "diagnosis-question"}
 # Categories about a live situation, set aside for a general or training question.
 _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
@@ -137,8 +139,8 @@ class SafetyTriage:
         normalised = self.normalise(text)
         live = self.is_live(normalised)
         found = self._rule_decisions(normalised, live)
-        # The learned layer may raise a health worry the readable layers found to a more urgent
-        # category (a limp baby a concept read as "medical"); it never lowers a decision.
+        # The learned layer speaks when the readable layers are silent, or raises a symptom
+        # they read as medical; the record always names the layer that decided.
         may = self._classifier_may(normalised, live, found)
         if classify and may and self.classifier is not None:
             decided = self.classifier.decide(text)
@@ -167,17 +169,19 @@ class SafetyTriage:
     def _classifier_may(
         normalised: str, live: bool, found: list[tuple[SafetyCategory, str]]
     ) -> frozenset[SafetyCategory]:
-        """The categories the classifier may add: any, when the rules found nothing; more
-        urgent ones when the rules found only a health worry (a limp baby a concept read as
-        "medical"). Never emergency or safeguarding for a general question, and nothing for
-        a few words. A rule's safeguarding or carer-crisis decision stands as it is: it is
-        about a person, and "call 999" would not fit it better."""
+        """The categories the classifier may add: any when the rules found nothing; a more
+        urgent one when all they found is a symptom concept read as "medical" ("breathing fast
+        with a cold", where the classifier may see the grunting and the blue lips). Never when
+        a rule found a dose or diagnosis question, or anything more urgent than medical; never
+        emergency or safeguarding for a general question; nothing for a few words."""
         if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
-        ceiling = min((SAFETY_PRIORITY.index(c) for c, _ in found), default=len(SAFETY_PRIORITY))
-        if ceiling < SAFETY_PRIORITY.index("medical"):
+        if found and not all(_is_symptom(category, matched) for category, matched in found):
             return frozenset()
-        return frozenset(c for c in SAFETY_PRIORITY[:ceiling] if live or c not in _LIVE_ONLY)
+        allowed = (
+            SAFETY_PRIORITY if not found else SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
+        )
+        return frozenset(c for c in allowed if live or c not in _LIVE_ONLY)
 
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
         found = self.decisions(text, classify=classify)
@@ -201,6 +205,15 @@ class SafetyTriage:
             return False
         english = sum(1 for word in self.normalise(" ".join(words)).split() if word in known)
         return english / len(words) < _MIN_ENGLISH_SHARE
+
+
+def _is_symptom(category: SafetyCategory, matched: str) -> bool:
+    """A medical concept about how the child is, not a question about a dose or a diagnosis."""
+    return (
+        category == "medical"
+        and matched.startswith("concept:")
+        and matched.removeprefix("concept:") not in _MEDICAL_QUESTIONS
+    )
 
 
 def _topic(text: str) -> str:

@@ -2,9 +2,10 @@
 
 A missed emergency costs far more than a false alarm (`MISS_COST`), and the false alarms the
 classifier adds to the rules on dev's ordinary questions are capped (`ORDINARY_FALSE_ALARM_CAP`).
-Dev is scored as triage runs: the classifier may only add a category more urgent than the rule
-layers found, on messages long enough for it, and not emergency or safeguarding on a general
-question (`SafetyTriage.classifier_gate`), so the thresholds fit what the assistant will do.
+Dev is scored as triage runs: the classifier is consulted where the rule layers found nothing
+or only a medical symptom, on messages long enough for it, and not for emergency or
+safeguarding on a general question (`SafetyTriage.classifier_gate`), so the thresholds fit
+what the assistant will do.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Scorer:
         best = np.where(reached, self.scores, -1.0).argmax(axis=1)
         allowed = reached.any(axis=1) & self.may[np.arange(len(best)), best]
         learned = np.where(allowed, best, _NONE)
-        # The classifier may only add a category more urgent than the rules' (see `Gate`).
+        # The classifier adds only what `Gate.classifier_may` allows: more urgent than the rules.
         return np.minimum(self.rules, learned)
 
     def cost(self, thresholds: Sequence[float]) -> tuple[float, float]:

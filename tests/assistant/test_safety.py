@@ -156,7 +156,7 @@ def test_calm_questions_do_not_trigger_the_rules(triage: SafetyTriage, question:
 
 # Calm questions the classifier still alarms on (docs/safety-triage.md): strict, so a model
 # that stops alarming on one fails here until it moves to the calm list.
-KNOWN_CLASSIFIER_FALSE_ALARMS = ["he fell asleep on my chest, is that ok"]
+KNOWN_CLASSIFIER_FALSE_ALARMS = ["who do I call at night if I need help"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.models import SAFETY_PRIORITY
-from assistant.safety import SafetyTriage, load_classifier
+from assistant.safety import SafetyResult, SafetyTriage, load_classifier
 from assistant.safety_classifier import (
     FORMAT,
     SafetyClassifier,
@@ -262,8 +262,10 @@ def test_a_health_worry_the_library_cannot_answer_still_gets_111_and_999(
     shipped_assistant: Assistant, reason: str
 ) -> None:
     def declined(question: str) -> str:
+        # A worry that triage left at "none" (the classifier reads this one as medical).
         prepared = shipped_assistant.prepare(question)
         prepared.abstain_reason, prepared.hits, prepared.sources = reason, [], []
+        prepared.safety = SafetyResult()
         return shipped_assistant.finish(prepared).answer
 
     worried = declined("my foster baby has a weird lump behind his ear and seems poorly")
@@ -295,15 +297,20 @@ def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
 
 
 def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: SafetyTriage) -> None:
-    """Training scores dev through the same gate as triage: the classifier may only raise the
-    rules' urgency, needs five words or more, and adds no emergency or safeguarding to a general
-    question."""
+    """Training scores dev through the same gate as triage: the classifier where the rules
+    found nothing or only a medical symptom, five words or more, and no emergency or
+    safeguarding from it on a general question."""
     assert triage.classifier_gate("and what about afterwards?").classifier_may == frozenset()
     fired = triage.classifier_gate("my baby isnt breathing and his lips are blue")
     assert fired.rules == "emergency" and fired.classifier_may == frozenset()
-    medical = triage.classifier_gate("can i give calpol and ibuprofen together to my 2 year old")
-    assert medical.rules == "medical"
-    assert medical.classifier_may == frozenset({"emergency", "safeguarding", "carer_crisis"})
+    # A dose or diagnosis question stands; a symptom read as medical may be raised.
+    dose = triage.classifier_gate("can i give calpol and ibuprofen together to my 2 year old")
+    assert dose.rules == "medical" and dose.classifier_may == frozenset()
+    autism = triage.classifier_gate("does my baby have autism? he doesnt look at me")
+    assert autism.rules == "medical" and autism.classifier_may == frozenset()
+    symptom = triage.classifier_gate("his poo has been pale and chalky for days, he is 4 weeks old")
+    assert symptom.rules == "medical"
+    assert symptom.classifier_may == frozenset({"emergency", "safeguarding", "carer_crisis"})
     bruise = triage.classifier_gate("baby has little fingertip bruises on his chest, not mobile")
     assert bruise.rules == "safeguarding" and bruise.classifier_may == frozenset()
     general = triage.classifier_gate("for my course, what are the signs a baby is seriously ill")
