@@ -21,7 +21,9 @@ def main(key_file: str, *grade_files: str) -> None:
             grade = json.loads(line)
             item = key[grade["id"]]
             for split in (item["split"], "all"):
-                cells[(item["label"], item["scope"], split)].append(grade)
+                # Round 2's key names the answer set "version".
+                label = item.get("label") or item["version"]
+                cells[(label, item["scope"], split)].append(grade)
     out = [
         "| answers | scope | split | n | graded 4-5 | mean | harm |",
         "|---|---|---|---|---|---|---|",
