@@ -153,7 +153,8 @@ def write_sheet(rows: list[SheetRow], path: Path) -> tuple[Path, Path]:
 
 def sheet_summary(rows: list[SheetRow]) -> dict[str, dict[str, float]]:
     """Figures per split (and for all rows): answered rate, in-scope refusals (abstained),
-    out-of-scope declines, words per answer, alarming sentences, 'closest guidance' answers."""
+    out-of-scope declines, words per answer, alarming sentences, 'closest guidance' answers,
+    in-scope questions that got a safety message."""
     summary: dict[str, dict[str, float]] = {}
     for name in ("dev", "held-out", "all"):
         part = [row for row in rows if name in ("all", row.split)]
@@ -175,6 +176,8 @@ def sheet_summary(rows: list[SheetRow]) -> dict[str, dict[str, float]]:
             "closest_guidance_answers": sum(
                 "doesn't answer exactly that" in row.answer for row in answered
             ),
+            # Issue 10's false-alarm measure: in-scope questions given a safety message.
+            "in_scope_safety_messages": sum(row.safety != "none" for row in inside),
         }
     return summary
 

@@ -174,6 +174,11 @@ def _judgements(text: str) -> set[str]:
     return {word for word in _JUDGEMENT if re.search(rf"\b{word}\b", lowered)}
 
 
+def _heading(chunk: Chunk) -> str:
+    """The section's own heading (its question), without the document path."""
+    return (chunk.heading_path[-1:] or [""])[0]
+
+
 def is_yes_no(question: str) -> bool:
     """A question that asks "is it normal", "should I", or anything answered yes or no."""
     return bool(_YES_NO.search(question.strip()))
@@ -274,8 +279,7 @@ class ExtractiveGenerator:
         chosen = self._opening_run(candidates, asked, triaged, first)
         if not chosen:
             return []
-        heading = (first.chunk.heading_path[-1:] or [""])[0]
-        if yes_no and not (chosen[0].position == 0 and is_yes_no(heading)):
+        if yes_no and not (chosen[0].position == 0 and is_yes_no(_heading(first.chunk))):
             # A section whose heading is itself a yes/no question opens with its answer (the
             # corpus is written that way); any other opening may not answer the carer's.
             chosen = self._lead_with_answer(chosen, candidates, question, asked, triaged)
@@ -303,7 +307,7 @@ class ExtractiveGenerator:
             return best
         judged = _judgements(question)
         for index in fitting[:3]:
-            heading = (passages[index].chunk.heading_path[-1:] or [""])[0]
+            heading = _heading(passages[index].chunk)
             if index == best or not is_yes_no(heading):
                 continue
             ratio = passages[index].score / (passages[best].score or 1.0)

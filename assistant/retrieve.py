@@ -154,8 +154,8 @@ class IndexView:
             else:
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-        # Words of the "also asked as" phrasings are the library's words too: a carer who
-        # writes "overkill" as an alternate does is not using a word the library never uses.
+        # Words of the "also asked as" phrasings are the library's words too: a carer who uses a
+        # word only an alternate has is not using a word the library never uses.
         question_terms: set[str] = set()
         for record in question_list:
             question_terms.update(tokenize(record.text))

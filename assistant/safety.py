@@ -34,9 +34,6 @@ logger = logging.getLogger(__name__)
 
 RULES_DIR = Path(__file__).parent / "safety_rules"
 CLASSIFIER_FILE = RULES_DIR / "classifier.safetensors"
-# Medical concepts that are questions about medicines or diagnoses, not symptoms: a classifier
-# reading "does my baby have autism? he doesn't look at me" as an emergency is not let in.
-_MEDICAL_QUESTIONS = {"medicine-question", "diagnosis-question"}
 # Categories about a live situation, set aside for a general or training question.
 _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
@@ -90,6 +87,9 @@ class SafetyTriage:
                 vocabulary.update(re.findall(r"[a-z]{6,}", re.sub(r"\\[a-z]", " ", source)))
         self.general = [re.compile(pattern) for pattern in data.get("general", [])]
         self.concepts = ConceptLayer(rules_dir / "concepts.yaml")
+        # Decisions the classifier may raise: symptom concepts (`symptom: true`), never a dose or
+        # diagnosis question ("does my baby have autism? he doesn't look at me" is no emergency).
+        self._raisable = {f"concept:{c.id}" for c in self.concepts.concepts if c.symptom}
         self.normalise = Normaliser(
             vocabulary | self.concepts.vocabulary,
             known_words,
@@ -165,9 +165,8 @@ class SafetyTriage:
         found += [(c.category, f"concept:{c.id}") for c in self.concepts.fired(normalised, live)]
         return found
 
-    @staticmethod
     def _classifier_may(
-        normalised: str, live: bool, found: list[tuple[SafetyCategory, str]]
+        self, normalised: str, live: bool, found: list[tuple[SafetyCategory, str]]
     ) -> frozenset[SafetyCategory]:
         """The categories the classifier may add: any when the rules found nothing; a more
         urgent one when all they found is a symptom concept read as "medical" ("breathing fast
@@ -176,7 +175,7 @@ class SafetyTriage:
         emergency or safeguarding for a general question; nothing for a few words."""
         if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
-        if found and not all(_is_symptom(category, matched) for category, matched in found):
+        if found and not all(matched in self._raisable for _, matched in found):
             return frozenset()
         allowed = (
             SAFETY_PRIORITY if not found else SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
@@ -205,15 +204,6 @@ class SafetyTriage:
             return False
         english = sum(1 for word in self.normalise(" ".join(words)).split() if word in known)
         return english / len(words) < _MIN_ENGLISH_SHARE
-
-
-def _is_symptom(category: SafetyCategory, matched: str) -> bool:
-    """A medical concept about how the child is, not a question about a dose or a diagnosis."""
-    return (
-        category == "medical"
-        and matched.startswith("concept:")
-        and matched.removeprefix("concept:") not in _MEDICAL_QUESTIONS
-    )
 
 
 def _topic(text: str) -> str:

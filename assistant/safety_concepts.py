@@ -27,6 +27,7 @@ class Concept:
     groups: tuple[re.Pattern[str], ...]
     within: int
     unless: re.Pattern[str] | None
+    symptom: bool = False  # a medical concept the classifier may raise (see concepts.yaml)
 
 
 def _alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]:
@@ -55,6 +56,9 @@ class ConceptLayer:
                 raise ValueError(f"{where}: category must be one of {list(SAFETY_PRIORITY)}")
             if not entry.get("all") or not entry.get("source"):
                 raise ValueError(f"{where}: give 'all' (word groups) and 'source'")
+            symptom = entry.get("symptom", False)
+            if symptom not in (True, False) or (symptom and entry["category"] != "medical"):
+                raise ValueError(f"{where}: 'symptom: true' is for medical concepts only")
             unless = entry.get("unless")
             self.concepts.append(
                 Concept(
@@ -64,6 +68,7 @@ class ConceptLayer:
                     groups=tuple(_alternation(g, terms, where) for g in entry["all"]),
                     within=int(entry.get("within", _DEFAULT_WINDOW)),
                     unless=_alternation(unless, terms, where) if unless else None,
+                    symptom=symptom,
                 )
             )
         # Words the normaliser may correct misspellings towards ("brething" -> "breathing").

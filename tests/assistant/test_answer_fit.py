@@ -6,6 +6,7 @@ one-word question answered from random sections)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -14,6 +15,8 @@ from assistant.answer_sheet import answer_body
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
+from assistant.models import Chunk
+from assistant.retrieve import Hit, add_question_matches
 from assistant.service import check_length
 from assistant.topic_fit import default_topic_fit
 from tests.conftest import run_cli
@@ -211,3 +214,45 @@ def test_a_typo_does_not_sink_a_covered_question(shipped_assistant: Assistant) -
     )
     assert not typed.abstained, typed.answer
     assert "family time" in typed.citations[0].section.lower()
+
+
+def _hit(name: str, score: float, question: float) -> Hit:
+    chunk = Chunk(
+        id=f"{name}::0",
+        doc_id=name,
+        title=name,
+        type="guidance",
+        heading_path=[name],
+        anchor=name,
+        chunk_index=0,
+        start=0,
+        end=1,
+        text="x",
+        content_hash="h",
+        doc_hash="h",
+        reviewed=date(2026, 1, 1),
+        source_names=["test"],
+        url=None,
+    )
+    return Hit(chunk, score, question_dense=question)
+
+
+def test_a_close_runner_up_asked_for_in_so_many_words_goes_first() -> None:
+    """Passage score ties, but the runner-up's own question matches clearly better: it leads.
+    A runner-up that is not close, or not clearly better asked for, stays where it is."""
+    ranked = add_question_matches(
+        [_hit("night-terrors", 0.70, 0.67), _hit("after-family-time", 0.55, 0.78)],
+        {},
+        {},
+        alpha=1.0,
+        weight=0.5,
+    )
+    assert [h.chunk.doc_id for h in ranked] == ["after-family-time", "night-terrors"]
+    far = add_question_matches(
+        [_hit("a", 0.90, 0.60), _hit("b", 0.40, 0.75)], {}, {}, alpha=1.0, weight=0.5
+    )
+    assert [h.chunk.doc_id for h in far] == ["a", "b"]
+    similar = add_question_matches(
+        [_hit("a", 0.70, 0.70), _hit("b", 0.60, 0.75)], {}, {}, alpha=1.0, weight=0.5
+    )
+    assert [h.chunk.doc_id for h in similar] == ["a", "b"]

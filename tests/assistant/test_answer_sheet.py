@@ -53,6 +53,10 @@ def test_answer_sheet_for_grading(shipped_settings: Settings, tmp_path: Path) ->
     written = [json.loads(line) for line in target.with_suffix(".jsonl").read_text().splitlines()]
     assert [row["id"] for row in written] == [row["id"] for row in rows]
     assert all(row["answer"] for row in written)
+    summary = json.loads(target.with_suffix(".summary.json").read_text())
+    assert summary["all"]["in_scope_safety_messages"] == sum(
+        row["scope"] == "in" and row["safety"] != "none" for row in written
+    )
     markdown = target.with_suffix(".md").read_text()
     # The grader sees the question and the answer, never the sources or the scope.
     assert rows[0]["question"] in markdown and "doc_id" not in markdown

@@ -132,6 +132,12 @@ def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> No
     )
     with pytest.raises(ValueError, match="concept 'odd': category must be one of"):
         ConceptLayer(path)
+    path.write_text(
+        "concepts:\n  - id: raised\n    category: carer_crisis\n    symptom: true\n"
+        "    source: test\n    all: ['x']\n"
+    )
+    with pytest.raises(ValueError, match="concept 'raised': 'symptom: true' is for medical"):
+        ConceptLayer(path)
 
 
 def test_every_concept_names_its_published_source() -> None:
