@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from api.app import create_app
 from api.server import server_config
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder, build_embedder
+from assistant.models import Chunk
 from assistant.service import Assistant
 from assistant.store import IndexStore, open_store
 from bench.servers import BIN, ChromaServer, free_port
@@ -211,3 +213,25 @@ def site(
         fixture_settings, fixture_assistant, db_path, rate_limit_per_minute=100_000_000
     ) as served:
         yield served
+
+
+def make_chunk(doc_id: str = "d", **fields: object) -> Chunk:
+    """A minimal valid chunk for unit tests; any field can be given."""
+    values: dict[str, object] = {
+        "id": f"{doc_id}::0",
+        "doc_id": doc_id,
+        "title": doc_id,
+        "type": "guidance",
+        "heading_path": [doc_id],
+        "anchor": doc_id,
+        "chunk_index": 0,
+        "start": 0,
+        "end": 1,
+        "text": "x",
+        "content_hash": "h",
+        "doc_hash": "h",
+        "reviewed": date(2026, 1, 1),
+        "source_names": ["S"],
+        "url": None,
+    }
+    return Chunk(**{**values, **fields})

@@ -6,7 +6,6 @@ one-word question answered from random sections)."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 
@@ -15,11 +14,10 @@ from assistant.answer_sheet import answer_body
 from assistant.config import Settings
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
-from assistant.models import Chunk
 from assistant.retrieve import Hit, add_question_matches
 from assistant.service import check_length
 from assistant.topic_fit import default_topic_fit
-from tests.conftest import run_cli
+from tests.conftest import make_chunk, run_cli
 
 ALARMING = re.compile(
     r"\b(999|harm|abuse|bruis\w*|shak\w*|lose control|disclos\w*|confront)\b", re.IGNORECASE
@@ -217,24 +215,7 @@ def test_a_typo_does_not_sink_a_covered_question(shipped_assistant: Assistant) -
 
 
 def _hit(name: str, score: float, question: float) -> Hit:
-    chunk = Chunk(
-        id=f"{name}::0",
-        doc_id=name,
-        title=name,
-        type="guidance",
-        heading_path=[name],
-        anchor=name,
-        chunk_index=0,
-        start=0,
-        end=1,
-        text="x",
-        content_hash="h",
-        doc_hash="h",
-        reviewed=date(2026, 1, 1),
-        source_names=["test"],
-        url=None,
-    )
-    return Hit(chunk, score, question_dense=question)
+    return Hit(make_chunk(name), score, question_dense=question)
 
 
 def test_a_close_runner_up_asked_for_in_so_many_words_goes_first() -> None:

@@ -10,6 +10,7 @@ from ingest.chunk import split_sections
 from ingest.load import load_corpus
 from ingest.sources import source_line
 from ingest.validate import CheckReport, check_corpus, validate_document
+from tests.conftest import make_chunk
 
 BODY = """Opening words.
 
@@ -61,24 +62,7 @@ def test_a_list_later_in_the_section_is_text() -> None:
 
 
 def test_chunk_metadata_keeps_alternates() -> None:
-    chunk = Chunk(
-        id="d::0",
-        doc_id="d",
-        title="T",
-        type="guidance",
-        heading_path=["Q?"],
-        anchor="q",
-        chunk_index=0,
-        start=0,
-        end=1,
-        text="x",
-        content_hash="h",
-        doc_hash="h",
-        reviewed=date(2026, 1, 1),
-        source_names=["S"],
-        url=None,
-        alternates=["one way", "another way"],
-    )
+    chunk = make_chunk(heading_path=["Q?"], alternates=["one way", "another way"])
     back = Chunk.from_metadata(chunk.id, chunk.text, chunk.to_metadata())
     assert back.alternates == ["one way", "another way"]
 
