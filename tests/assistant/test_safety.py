@@ -76,6 +76,8 @@ MUST_NOT_TRIGGER = [
     "what does ICON say about never shaking a baby?",
     "i want to shape his bedtime routine",
     "she screams after every contact visit, what can I do?",
+    "she screams when a man raises his voice on the telly",
+    "he was diagnosed with reflux at 6 weeks, how do i get him to sleep flat",
     "what is blocked care",
     "he fell asleep on my chest, is that ok",
     "is grapes a choking hazard for a toddler",
