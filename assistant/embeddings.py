@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,6 +41,16 @@ class Embedder(Protocol):
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SharesTokenStates(Protocol):
+    """An embedder that keeps a query's per-layer token states a while, so the safety
+    classifier (the same model below its adapted layers) does not compute them again."""
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def token_states(self, text: str, layer: int) -> np.ndarray | None: ...
 
 
 class SentenceTransformerEmbedder:
@@ -118,7 +128,16 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, progress=progress)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text], progress=False)[0]
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """As `embed_documents`; with ONNX Runtime each query's token states are also kept."""
+        if self._onnx is not None:
+            return self._onnx.encode(texts, self.batch_size, keep_states=True)
+        return self._encode(texts, progress=False)
+
+    def token_states(self, text: str, layer: int) -> np.ndarray | None:
+        return self._onnx.token_states(text, layer) if self._onnx is not None else None
 
     def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
         if self._onnx is not None:
@@ -179,6 +198,11 @@ class BatchingEmbedder:
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         return self.inner.embed_documents(texts, progress=progress)
 
+    def token_states(self, text: str, layer: int) -> np.ndarray | None:
+        if isinstance(self.inner, SharesTokenStates):
+            return self.inner.token_states(text, layer)
+        return None
+
     def embed_query(self, text: str) -> np.ndarray:
         future: Future[np.ndarray] = Future()
         self._queue.put((text, future))
@@ -204,7 +228,11 @@ class BatchingEmbedder:
                     break
             try:
                 texts = [text for text, _ in batch]
-                vectors = self.inner.embed_documents(texts)
+                vectors = (
+                    self.inner.embed_queries(texts)
+                    if isinstance(self.inner, SharesTokenStates)
+                    else self.inner.embed_documents(texts)
+                )
                 for (_, future), vector in zip(batch, vectors, strict=True):
                     future.set_result(vector)
             except Exception as error:  # noqa: BLE001 - every waiting caller gets the error

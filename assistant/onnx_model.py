@@ -10,7 +10,9 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -30,11 +32,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Bump when the export itself changes, so cached exports are rebuilt.
-EXPORT_VERSION = "1"
+EXPORT_VERSION = "2"
 TRANSFORMER = "sentence_transformers.models.Transformer"
 POOLING = "sentence_transformers.models.Pooling"
 NORMALIZE = "sentence_transformers.models.Normalize"
 SUPPORTED_POOLING = ("mean", "cls")
+# Queries whose per-layer token states are kept for the safety classifier: it reads them just
+# after the embedding, so a few cover every request in flight.
+STATES_KEPT = 8
 
 
 class OnnxModel:
@@ -46,6 +51,8 @@ class OnnxModel:
         self.max_tokens = max_tokens
         self.threads = threads
         self.pooling, self.normalize = _read_modules(model_path)
+        self._states: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+        self._states_lock = threading.Lock()
 
     @cached_property
     def onnx_path(self) -> Path:
@@ -92,22 +99,37 @@ class OnnxModel:
     def _input_names(self) -> set[str]:
         return {given.name for given in self.session.get_inputs()}
 
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+    @cached_property
+    def _output_names(self) -> list[str]:
+        return [given.name for given in self.session.get_outputs()]
+
+    def encode(self, texts: list[str], batch_size: int, *, keep_states: bool = False) -> np.ndarray:
+        """Vectors for `texts`; with `keep_states`, each text's per-layer token states are kept
+        (the last `STATES_KEPT` texts) for `token_states`."""
         # Longest first, as sentence-transformers does, so each batch pads to similar lengths.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            vectors[chosen] = self._run([texts[i] for i in chosen])
+            vectors[chosen] = self._run([texts[i] for i in chosen], keep_states)
         return vectors
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def token_states(self, text: str, layer: int) -> np.ndarray | None:
+        """The input to transformer layer `layer` for a recently kept text, (tokens, hidden)."""
+        with self._states_lock:
+            kept = self._states.get(text)
+        return kept[layer] if kept is not None and 0 <= layer < len(kept) else None
+
+    def _run(self, texts: list[str], keep_states: bool = False) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         wanted = self._input_names
-        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+        names = self._output_names if keep_states else self._output_names[:1]
+        hidden, *layers = self.session.run(names, {k: v for k, v in feeds.items() if k in wanted})
+        if keep_states and layers:
+            self._keep(texts, layers, mask.sum(axis=1))
         if self.pooling == "cls":
             pooled = hidden[:, 0]
         else:
@@ -116,6 +138,14 @@ class OnnxModel:
         if self.normalize:
             pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return pooled.astype(np.float32)
+
+    def _keep(self, texts: list[str], layers: list[np.ndarray], lengths: np.ndarray) -> None:
+        with self._states_lock:
+            for row, text in enumerate(texts):
+                self._states[text] = [layer[row, : lengths[row]].copy() for layer in layers]
+                self._states.move_to_end(text)
+            while len(self._states) > STATES_KEPT:
+                self._states.popitem(last=False)
 
 
 def export(model_path: Path, target: Path) -> None:
@@ -126,38 +156,96 @@ def export(model_path: Path, target: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
-    export_module(model, target)
+    export_module(model, target, every_layer=True)
 
 
-def export_module(model: torch.nn.Module, target: Path) -> None:
-    """Export a loaded transformers encoder (ids, mask, types -> last hidden state), atomically."""
+def export_module(model: torch.nn.Module, target: Path, *, every_layer: bool = False) -> None:
+    """Export a loaded transformers encoder (ids, mask, types -> last hidden state), atomically.
+
+    With `every_layer`, the graph also returns each layer's input, `states_0` (the embeddings)
+    to `states_{n-1}`: ONNX Runtime computes them anyway, and the safety classifier, whose
+    lower layers are the embedder's own, starts from them instead of from the words."""
     import torch
 
-    class LastHiddenState(torch.nn.Module):
+    layers = model.config.num_hidden_layers if every_layer else 0
+
+    class Encoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(
             self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor
-        ) -> torch.Tensor:
-            return self.model(
-                input_ids=ids, attention_mask=mask, token_type_ids=types
-            ).last_hidden_state
+        ) -> tuple[torch.Tensor, ...]:
+            out = self.model(
+                input_ids=ids, attention_mask=mask, token_type_ids=types, output_hidden_states=True
+            )
+            return (out.last_hidden_state, *out.hidden_states[:layers])
 
     sample = torch.ones((2, 8), dtype=torch.int64)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
+    states = [f"states_{i}" for i in range(layers)]
+    _export(
+        Encoder(),
+        (sample, sample, torch.zeros_like(sample)),
+        ["input_ids", "attention_mask", "token_type_ids"],
+        ["last_hidden_state", *states],
+        target,
+    )
+
+
+def export_layers(layers: torch.nn.Module, hidden_size: int, target: Path) -> None:
+    """Export encoder layers alone (states, mask -> last hidden state), atomically."""
+    import torch
+
+    class Layers(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = layers
+
+        def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            additive = additive_mask(mask)
+            for layer in self.layers:
+                states = layer(states, additive)
+                states = states[0] if isinstance(states, tuple) else states
+            return states
+
+    sample = torch.ones((2, 8), dtype=torch.int64)
+    _export(
+        Layers(),
+        (torch.zeros((2, 8, hidden_size)), sample),
+        ["states", "attention_mask"],
+        ["last_hidden_state"],
+        target,
+    )
+
+
+def additive_mask(mask: torch.Tensor) -> torch.Tensor:
+    """An attention mask as attention adds it: 0 to keep a token, a large negative to drop it."""
+    import torch
+
+    return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+
+def _export(
+    module: torch.nn.Module,
+    sample: tuple[torch.Tensor, ...],
+    inputs: list[str],
+    outputs: list[str],
+    target: Path,
+) -> None:
+    import torch
+
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, *outputs]}
     partial = target.with_suffix(f".{os.getpid()}.partial")
     with warnings.catch_warnings(), torch.no_grad(), _removed_on_failure(partial):
         # The tracing exporter warns about shapes it records; the axes above stay dynamic.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            LastHiddenState(),
-            (sample, sample, torch.zeros_like(sample)),
+            module.eval(),
+            sample,
             str(partial),
-            input_names=names,
-            output_names=["last_hidden_state"],
+            input_names=inputs,
+            output_names=outputs,
             dynamic_axes=axes,
             opset_version=17,
             dynamo=False,

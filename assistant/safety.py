@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -29,6 +31,9 @@ from assistant.safety_classifier import SafetyClassifier, read_metadata
 from assistant.safety_concepts import ConceptLayer
 from assistant.safety_thresholds import Gate
 from assistant.text import Normaliser, load_known_words, load_replacements
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -210,22 +215,37 @@ def _topic(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", str(text).lower()).strip()
 
 
-def build_triage(settings: Settings, *, classifier: bool = False) -> SafetyTriage:
+def build_triage(
+    settings: Settings,
+    *,
+    classifier: bool = False,
+    trunk: Callable[[str, int], np.ndarray | None] | None = None,
+) -> SafetyTriage:
     """Triage for these settings: patterns and concepts always; with `classifier`, the
-    fine-tuned classifier too when it loads for the configured model."""
+    fine-tuned classifier too when it loads for the configured model (see `load_classifier`
+    for `trunk`)."""
     model_path: str | None = None
     try:
         model_path = settings.resolved_model_path()
     except Exception:  # noqa: BLE001 - no model package: triage still works on patterns
         logger.warning("embedding model not found; safety triage runs on patterns and concepts")
-    learned = load_classifier(settings, model_path) if classifier and model_path else None
+    learned = (
+        load_classifier(settings, model_path, trunk=trunk) if classifier and model_path else None
+    )
     return SafetyTriage(known_words=load_known_words(model_path), classifier=learned)
 
 
-def load_classifier(settings: Settings, model_path: str) -> SafetyClassifier | None:
+def load_classifier(
+    settings: Settings,
+    model_path: str,
+    *,
+    trunk: Callable[[str, int], np.ndarray | None] | None = None,
+) -> SafetyClassifier | None:
     """The fine-tuned classifier, if it exists, was trained from the configured model and
     loads; else None, and triage runs on patterns and concepts (the log says why). It runs with
-    ONNX Runtime when the embedder does (`embed_backend`), else with PyTorch."""
+    ONNX Runtime when the embedder does (`embed_backend`), else with PyTorch. With `trunk` (the
+    embedder's `token_states`), a query the embedder has just seen runs only the adapted
+    layers."""
     path = settings.safety_classifier_path
     if not path.exists():
         logger.warning("no safety classifier at %s: run 'nurture train-safety'", path)
@@ -242,12 +262,13 @@ def load_classifier(settings: Settings, model_path: str) -> SafetyClassifier | N
             )
             return None
         onnx = settings.embed_backend == "onnx"
-        return SafetyClassifier.load(
+        loaded = SafetyClassifier.load(
             path,
             model_path,
             onnx_cache=settings.model_cache_path if onnx else None,
             threads=settings.embed_threads,
         )
+        return loaded.with_trunk(trunk) if trunk is not None else loaded
     except Exception as error:  # noqa: BLE001 - triage must work without the classifier
         logger.warning(
             "safety classifier %s did not load (%s): patterns and concepts only (run "

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -118,6 +120,10 @@ class SafetyClassifier:
     thresholds: dict[SafetyCategory, float]
     metadata: dict[str, Any] = field(default_factory=dict)
     session: Any = None  # an ONNX Runtime session of the merged model, when exported
+    tail: Any = None  # an ONNX Runtime session of the adapted layers alone, when exported
+    # The embedder's token states for a query it has just embedded (`SharesTokenStates`):
+    # below the adapted layers the two models are one, so the tail can start from them.
+    trunk: Callable[[str, int], np.ndarray | None] | None = None
 
     @property
     def model_name(self) -> str:
@@ -126,6 +132,12 @@ class SafetyClassifier:
     @property
     def data_sha256(self) -> str:
         return str(self.metadata.get("data_sha256", ""))
+
+    @property
+    def first_adapted(self) -> int:
+        """The lowest transformer layer with adapters: every layer below is the base model's."""
+        found = [re.search(r"\.layer\.(\d+)\.", name) for name in self.adapters]
+        return min(int(match.group(1)) for match in found if match) if found else 0
 
     @classmethod
     def build(
@@ -192,18 +204,25 @@ class SafetyClassifier:
     ) -> SafetyClassifier:
         from filelock import FileLock
 
-        from assistant.onnx_model import export_module, fingerprint, open_session
+        from assistant.onnx_model import export_layers, export_module, fingerprint, open_session
 
         digest = hashlib.sha256(artefact.read_bytes())
         digest.update(fingerprint(Path(model_path)).encode())
-        target = cache_dir / f"safety-classifier-{digest.hexdigest()[:16]}.onnx"
-        if not target.exists():
+        name = f"safety-classifier-{digest.hexdigest()[:16]}"
+        whole, tail = cache_dir / f"{name}.onnx", cache_dir / f"{name}-tail.onnx"
+        if not (whole.exists() and tail.exists()):
             cache_dir.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(target) + ".lock"):
-                if not target.exists():
-                    logger.info("exporting the safety classifier to ONNX (once; %s)", target)
-                    export_module(self.model, target)
-        return replace(self, session=open_session(target, threads))
+            with FileLock(str(whole) + ".lock"):
+                if not whole.exists():
+                    logger.info("exporting the safety classifier to ONNX (once; %s)", whole)
+                    export_module(self.model, whole)
+                if not tail.exists():
+                    layers = self.model.encoder.layer[self.first_adapted :]
+                    export_layers(layers, self.model.config.hidden_size, tail)
+        return replace(self, session=open_session(whole, threads), tail=open_session(tail, threads))
+
+    def with_trunk(self, trunk: Callable[[str, int], np.ndarray | None]) -> SafetyClassifier:
+        return replace(self, trunk=trunk)
 
     def save(self, path: Path) -> None:
         """Adapters and head as safetensors; thresholds and provenance in its metadata."""
@@ -236,7 +255,7 @@ class SafetyClassifier:
         out = []
         encoded = [self.tokenizer.encode(text).ids for text in texts]
         if self.session is not None:
-            return self._onnx_probabilities(encoded, batch_size)
+            return self._onnx_probabilities(texts, encoded, batch_size)
         with torch.inference_mode():
             for start in range(0, len(encoded), batch_size):
                 input_ids, mask = map(torch.from_numpy, padded(encoded[start : start + batch_size]))
@@ -249,12 +268,17 @@ class SafetyClassifier:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)
 
-    def _onnx_probabilities(self, encoded: list[list[int]], batch_size: int) -> np.ndarray:
-        weight = self.head_weight.numpy()
-        bias = self.head_bias.numpy()
+    def _onnx_probabilities(
+        self, texts: list[str], encoded: list[list[int]], batch_size: int
+    ) -> np.ndarray:
         out = [np.zeros((0, len(CLASSES)), dtype=np.float32)]
         for start in range(0, len(encoded), batch_size):
             input_ids, mask = padded(encoded[start : start + batch_size])
+            states = self._trunk_states(texts, encoded, start, batch_size, mask)
+            if states is not None:
+                feeds = {"states": states, "attention_mask": mask}
+                out.append(self._head(self.tail.run(None, feeds)[0], mask))
+                continue
             feeds = {
                 "input_ids": input_ids,
                 "attention_mask": mask,
@@ -262,13 +286,39 @@ class SafetyClassifier:
             }
             wanted = {given.name for given in self.session.get_inputs()}
             states = self.session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (states * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            logits = pooled @ weight.T + bias
-            logits -= logits.max(axis=1, keepdims=True)
-            exp = np.exp(logits)
-            out.append((exp / exp.sum(axis=1, keepdims=True)).astype(np.float32))
+            out.append(self._head(states, mask))
         return np.concatenate(out)
+
+    def _trunk_states(
+        self,
+        texts: list[str],
+        encoded: list[list[int]],
+        start: int,
+        batch_size: int,
+        mask: np.ndarray,
+    ) -> np.ndarray | None:
+        """The batch's states below the adapted layers, from the embedder, if it has each one
+        for exactly these tokens; else None (the whole model runs)."""
+        texts = texts[start : start + batch_size]
+        if self.tail is None or self.trunk is None or not texts:
+            return None
+        kept = [self.trunk(text, self.first_adapted) for text in texts]
+        rows = encoded[start : start + batch_size]
+        if any(k is None or len(k) != len(ids) for k, ids in zip(kept, rows, strict=True)):
+            return None
+        states = np.zeros((*mask.shape, kept[0].shape[1]), dtype=np.float32)
+        for row, k in enumerate(kept):
+            states[row, : len(k)] = k
+        return states
+
+    def _head(self, states: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Mean-pooled token states through the linear head, as probabilities."""
+        weights = mask[..., None].astype(np.float32)
+        pooled = (states * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        logits = pooled @ self.head_weight.numpy().T + self.head_bias.numpy()
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def probabilities(self, text: str) -> dict[SafetyCategory, float]:
         probs = self.probabilities_batch([text])[0]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.onnx_model import additive_mask
 from assistant.safety_classifier import (
     CLASSES,
     SafetyClassifier,
@@ -125,7 +126,7 @@ def train(
         for batch in _batches(frozen, recipe.batch_size, generator):
             states, mask = _pad_states([frozen[i] for i in batch])
             for index in top:
-                states = bert.encoder.layer[index](states, _additive(mask))
+                states = bert.encoder.layer[index](states, additive_mask(mask))
                 states = states[0] if isinstance(states, tuple) else states
             logits = head(dropout(_mean_pool(states, mask)))
             loss = torch.nn.functional.cross_entropy(logits, labels[batch], weight=weights)
@@ -177,7 +178,7 @@ def _lower_states(bert, encoded: list[list[int]], below: int, batch_size: int) -
             input_ids, mask = map(torch.from_numpy, padded(ids))
             states = bert.embeddings(input_ids=input_ids)
             for index in range(below):
-                states = bert.encoder.layer[index](states, _additive(mask))
+                states = bert.encoder.layer[index](states, additive_mask(mask))
                 states = states[0] if isinstance(states, tuple) else states
             out += [states[row, : len(i)].clone() for row, i in enumerate(ids)]
     return out
@@ -208,13 +209,6 @@ def _pad_states(states: list):
         padded[row, : s.shape[0]] = s
         mask[row, : s.shape[0]] = 1
     return padded, mask
-
-
-def _additive(mask):
-    """The attention mask as the eager attention adds it: 0 to keep, a large negative to drop."""
-    import torch
-
-    return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
 
 
 def _mean_pool(states, mask):

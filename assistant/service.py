@@ -124,8 +124,11 @@ class Assistant:
         connect: Callable[[], Retriever] | None = None
         model: Embedder | None = None
         try:
-            model = BatchingEmbedder(embedder or build_embedder(settings))
-            triage.classifier = load_classifier(settings, settings.resolved_model_path())
+            batching = BatchingEmbedder(embedder or build_embedder(settings))
+            model = batching
+            triage.classifier = load_classifier(
+                settings, settings.resolved_model_path(), trunk=batching.token_states
+            )
             scope = ScopeGuard.build(
                 model, settings.scope_margin, settings.scope_floor, settings.scope_max_age_years
             )

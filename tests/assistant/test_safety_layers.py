@@ -6,10 +6,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.models import SAFETY_PRIORITY
+from assistant.onnx_model import STATES_KEPT
 from assistant.safety import SafetyResult, SafetyTriage, load_classifier
 from assistant.safety_classifier import (
     FORMAT,
@@ -69,6 +72,11 @@ def classifier() -> SafetyClassifier:
         ("honestly everyone would be better off without me", "carer_crisis", "suicidal-thoughts"),
         ("my 2 month old is 37.9 degrees and grizzly", "medical", "fever-by-age"),
         ("my 7 month old brought up green sick twice today", "medical", "bile-vomit"),
+        (
+            "she flinches whenever a man raises his hand near her",
+            "safeguarding",
+            "frightened-of-going-home",
+        ),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -213,6 +221,52 @@ def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier)
     assert classifier.decide(calm) is None
     decided = classifier.decide(urgent)
     assert decided is not None and decided[0] == "emergency"
+
+
+def test_the_classifier_starts_from_the_embedders_token_states(
+    embedder: SentenceTransformerEmbedder, classifier: SafetyClassifier
+) -> None:
+    text = "she went floppy in the bath and her lips look a bit grey"
+    layer = classifier.first_adapted
+    assert 0 < layer < 6  # adapters on the top layers only: the layers below are the base model's
+    shared = classifier.with_trunk(embedder.token_states)
+    assert embedder.token_states(text, layer) is None  # not embedded yet: the whole model runs
+    alone = classifier.probabilities_batch([text])
+    assert np.array_equal(shared.probabilities_batch([text]), alone)
+
+    embedder.embed_query(text)
+    kept = embedder.token_states(text, layer)
+    assert kept is not None and kept.shape == (len(classifier.tokenizer.encode(text).ids), 384)
+    assert np.allclose(shared.probabilities_batch([text]), alone, atol=1e-5)
+    # It really starts from the kept states: other states give other probabilities.
+    zeroed = classifier.with_trunk(lambda t, n: np.zeros_like(embedder.token_states(t, n)))
+    assert not np.allclose(zeroed.probabilities_batch([text]), alone, atol=1e-3)
+    # States for other tokens (a stale or differently cut text) are not used.
+    short = classifier.with_trunk(lambda t, n: embedder.token_states(t, n)[:-1])
+    assert np.array_equal(short.probabilities_batch([text]), alone)
+
+
+def test_the_embedder_keeps_states_for_recent_queries_only(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    queries = [f"question number {i} about bedtime" for i in range(STATES_KEPT + 2)]
+    for query in queries:
+        embedder.embed_query(query)
+    assert embedder.token_states(queries[0], 1) is None
+    assert embedder.token_states(queries[-1], 1) is not None
+    embedder.embed_documents(["a passage being indexed, not a question"])
+    assert embedder.token_states("a passage being indexed, not a question", 1) is None
+
+
+def test_the_assistant_shares_the_question_embedding_with_triage(
+    fixture_assistant: Assistant,
+) -> None:
+    learned = fixture_assistant.triage.classifier
+    assert learned is not None and learned.trunk is not None and learned.tail is not None
+    question = "he has gone all mottled and is breathing really fast"
+    answer = fixture_assistant.ask(question)
+    assert answer.safety is not None and answer.safety.category == "emergency"
+    assert learned.trunk(question, learned.first_adapted) is not None
 
 
 def tiny_data(target: Path) -> Path:
