@@ -153,6 +153,17 @@ class Settings(BaseSettings):
             "(abuse, emergencies) and the carer's words are gentle."
         ),
     )
+    own_question_floor: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description=(
+            "A question this similar (cosine) to a section's own question (heading or 'Also "
+            "asked as') is one the library asks itself: it is never declined as out of scope, "
+            "and its answer is not hedged as 'the closest guidance'. Checked on the realistic "
+            "dev sets and the gold out-of-scope questions."
+        ),
+    )
     topic_fit_ratio: float = Field(
         0.8,
         ge=0,

@@ -83,6 +83,12 @@ class Retrieval:
     evidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def best_question(self) -> float:
+        """How close the question comes to a section's own question (its heading or an "also
+        asked as" phrasing)."""
+        return max((hit.question_dense or 0.0 for hit in self.hits), default=0.0)
+
 
 _SEARCH_MIN_CORRECTABLE = 5
 # A runner-up within 10% of the best score whose own question matches 0.1 better (cosine) goes

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from assistant.config import Settings
+from assistant.lexical import tokenize
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
 from assistant.safety_classifier import SafetyClassifier, read_metadata
 from assistant.safety_concepts import ConceptLayer
@@ -105,6 +106,9 @@ class SafetyTriage:
         if missing:
             raise ValueError(f"{rules_dir / 'messages.yaml'} has no message for {sorted(missing)}")
         self.classifier = classifier
+        # Words the library itself uses ("toddler", "purees"): English, though the model's
+        # vocabulary may not hold them whole (`learn_words`).
+        self.library_words: frozenset[str] = frozenset()
         concepts = yaml.safe_load((rules_dir / "concepts.yaml").read_text(encoding="utf-8"))
         self._health_worry = re.compile(
             r"\b(?:" + "|".join(t.strip() for t in concepts["health_worry"].split(" | ")) + r")\b"
@@ -201,13 +205,22 @@ class SafetyTriage:
             category=category, message=self.messages[category].strip(), matched=matched
         )
 
+    def learn_words(self, terms: Iterable[str]) -> None:
+        """Count words with these stemmed terms (the library's own) as English in
+        `unreadable`."""
+        self.library_words = frozenset(terms)
+
     def unreadable(self, text: str) -> bool:
         """Words, but hardly any English ones: another language, or keyboard mashing."""
         known = self.normalise.known_words
         words = re.findall(r"[^\W\d_]+", text.lower())
         if not known or len(words) < _MIN_WORDS_FOR_LANGUAGE:
             return False
-        english = sum(1 for word in self.normalise(" ".join(words)).split() if word in known)
+        english = sum(
+            1
+            for word in self.normalise(" ".join(words)).split()
+            if word in known or not self.library_words.isdisjoint(tokenize(word))
+        )
         return english / len(words) < _MIN_ENGLISH_SHARE
 
 

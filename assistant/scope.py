@@ -13,14 +13,15 @@ from assistant.embeddings import Embedder
 
 TOPICS_FILE = Path(__file__).parent / "prompts" / "out_of_scope.yaml"
 OLDER_CHILDREN = "older children and teenagers"
-# A child's age as carers write it: "12 year old", "16yo", "aged 9", "(10)", "a 14-year-old".
+# A child's age as carers write it: "12 year old", "16yo", "aged 9", "(10)", "a 14-year-old",
+# "shes 3".
 _AGE = re.compile(
     r"\b(\d{1,2})\s*-?\s*(?:yo|y/o|yr|yrs|years?)\s*-?\s*old\b|\b(\d{1,2})\s*(?:yo|y/o)\b"
-    r"|\baged\s+(\d{1,2})\b|\((\d{1,2})\)"
+    r"|\baged\s+(\d{1,2})\b|\((\d{1,2})\)|\b(?:she|he|they) ?(?:s|is|are) (\d{1,2})\b"
 )
 _OLDER = re.compile(r"\b(?:teen|teens|teenage|teenager|teenagers|adolescent|adolescents)\b")
 _YOUNG = re.compile(
-    r"\b(?:baby|babies|newborn|toddler|toddlers|infant|nursery|preschool|pre-school|"
+    r"\b(?:baby|babies|newborn|toddler|toddlers|infant|nursery|preschool|pre-school|lo|little one|"
     r"months?|weeks?|days?)\b|\b(?:mo|m/o|wk|wks)\b"
 )
 

@@ -57,11 +57,11 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _DOMAIN = re.compile(
     r"\b(bab(y|ies)|toddler|infant|newborn|child|children|kid|foster|carer|placement|contact|"
     r"family time|social worker|health visitor|attachment|adopt\w*|care order|bubs?|little one|"
-    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*|"
+    r"son|daughter|nursery|cot|bottle|crying|cries|screams?|sleep\w*|feed\w*|lo|"
     r"grand(son|daughter|child)|niece|nephew|kinship|sgo|tantrums?|meltdowns?|nappy|nappies|"
     r"potty|sw|hv|lac|iro|birth (mum|mother|dad|father|family|parents?)|"
     r"\d+ ?(yo|y/o|mo|m/o|wks?|weeks? old|mths?|months? old|yrs?|yr olds?|years? old)|"
-    r"\d+ and a half)\b",
+    r"\d+ and a half|(?:she|he|they) ?(?:s|is|are) \d{1,2})\b",
     re.IGNORECASE,
 )
 
@@ -139,6 +139,7 @@ class Assistant:
                 )
 
             retriever = connect()
+            triage.learn_words(retriever.view().idf)
         except Exception as error:  # noqa: BLE001 - serve triage even when this fails
             # Our own errors say what to change (and never hold a carer's words); others may.
             logger.warning("retrieval unavailable at start-up: %s", _kind(error))
@@ -219,7 +220,13 @@ class Assistant:
         fitting = [hit for hit in retrieval.hits if self._fits(hit, asked, triaged)]
         reason: str | None = None
         closest = False
-        in_domain = bool((filters and not filters.empty) or _DOMAIN.search(retrieval.query))
+        # About the carer's world: it says so ("toddler", "contact", "3yrs"), or it is nearly
+        # one of the library's own questions ("he rocks back and forth a lot").
+        in_domain = bool(
+            (filters and not filters.empty)
+            or _DOMAIN.search(retrieval.query)
+            or (fitting and self._own_question(fitting[0]))
+        )
         if outside or not fitting or retrieval.evidence < threshold:
             reason = "no_evidence" if in_domain and not outside else "out_of_scope"
         elif fitting[0].score < retrieval.hits[
@@ -235,9 +242,13 @@ class Assistant:
             and self._close_match(fitting[0])
         ):
             # Middling evidence about the carer's world: quote the closest section and say
-            # so, rather than refuse.
-            reason, closest = None, True
-        if not reason and not closest and fitting[0].score < self.settings.full_answer_floor:
+            # so, rather than refuse; no hedge when the carer asked that section's own question.
+            reason, closest = None, not self._own_question(fitting[0])
+        elif (
+            not reason
+            and fitting[0].score < self.settings.full_answer_floor
+            and not self._own_question(fitting[0])
+        ):
             # Enough evidence to say something, but the best section is not a close match:
             # quote it as the closest guidance, not as the answer.
             closest = True
@@ -328,7 +339,9 @@ class Assistant:
         if retrieval.query_vector is None:
             return None
         named = self.scope.names_uncovered_topic(retrieval.query)
-        return self.scope.outside(retrieval.query_vector, retrieval.best_dense, named=named)
+        return self.scope.outside(
+            retrieval.query_vector, self._library_match(retrieval), named=named
+        )
 
     def _nearer_uncovered_topic(self, retrieval: Retrieval) -> bool:
         """Stricter than the scope guard, for 'closest' answers: the question is at all nearer
@@ -338,7 +351,15 @@ class Assistant:
         if self.scope.names_uncovered_topic(retrieval.query):
             return True
         margin = self.settings.scope_margin
-        return self.scope.outside(retrieval.query_vector, retrieval.best_dense - margin) is not None
+        library = self._library_match(retrieval) - margin
+        return self.scope.outside(retrieval.query_vector, library) is not None
+
+    def _library_match(self, retrieval: Retrieval) -> float:
+        """How close the question comes to the library: its best passage, or one of the
+        library's own questions when the carer asked it nearly word for word."""
+        if retrieval.best_question >= self.settings.own_question_floor:
+            return max(retrieval.best_dense, retrieval.best_question)
+        return retrieval.best_dense
 
     def _fits(self, hit: Hit, asked: set[str], triaged: bool) -> bool:
         """Topic fit for a whole section: allowed when its topic is not alarming, when the
@@ -351,6 +372,10 @@ class Assistant:
 
     def _asked_directly(self, hit: Hit) -> bool:
         return (hit.question_dense or 0.0) >= self.settings.topic_question_floor
+
+    def _own_question(self, hit: Hit) -> bool:
+        """The carer asked this section's own question nearly word for word."""
+        return (hit.question_dense or 0.0) >= self.settings.own_question_floor
 
     def _close_match(self, hit: Hit) -> bool:
         """The carer's question is close to the section's own question (heading or alternate)."""

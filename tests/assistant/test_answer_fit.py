@@ -177,6 +177,8 @@ def test_a_question_only_about_an_older_child_is_declined(
         ("I've fostered for 12 years and this 4 year old is the hardest", False),
         ("fostered for 20 years, first time with a newborn", False),
         ("our 10yo and 12 yo are arguing constantly about chores", True),
+        ("lo is 2 and her 6 year old brother is placed with another carer", False),
+        ("hes 12 and keeps vaping in his room", True),
         ("how do i talk to a teenager about contact", True),
     ],
 )
@@ -185,6 +187,37 @@ def test_older_children_are_told_apart_from_young_ones(
 ) -> None:
     assert shipped_assistant.scope is not None
     assert shipped_assistant.scope.only_older_children(question) is older_only
+
+
+def test_one_of_the_librarys_own_questions_is_answered_plainly(
+    shipped_assistant: Assistant,
+) -> None:
+    # Word for word an "also asked as" phrasing, with no word saying it is about a child, and
+    # close to an uncovered topic ("never complains" / complaints): answered from its own
+    # section, not declined and not hedged as "the closest guidance".
+    asked = "she does everything i tell her and never complains is that ok"
+    assert shipped_assistant.retriever is not None
+    view = shipped_assistant.retriever.view()
+    own = next(record for record in view.question_list if record.text == asked)
+    answer = shipped_assistant.ask(asked)
+    assert not answer.abstained and answer.note is None
+    assert answer.citations[0].doc_id == own.doc_id
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "toddler gags on lumpy food and only eats purees",
+        "is tepid sponging still recommended for fevers",
+    ],
+)
+def test_the_librarys_own_words_count_as_english(
+    shipped_assistant: Assistant, question: str
+) -> None:
+    # "toddler" and "purees" are not whole words in the model's vocabulary, but the library
+    # uses them: the question is read, not answered with "Nurture reads English only".
+    assert not shipped_assistant.triage.unreadable(question)
+    assert shipped_assistant.ask(question).abstain_reason != "unreadable"
 
 
 def test_the_guides_own_example_is_answered_from_family_time(shipped_assistant: Assistant) -> None:
