@@ -95,6 +95,8 @@ _SEARCH_MIN_CORRECTABLE = 5
 # first (`_clearer_question_first`); checked on the gold set and the second realistic set.
 _CLEARER_QUESTION = 0.1
 _CLOSE_SCORE = 0.9
+# ...and each further 0.01 of question match closes 1% more of the score gap, down to 80%.
+_CLOSEST_SCORE = 0.8
 
 
 @dataclass
@@ -411,8 +413,9 @@ def _clearer_question_first(ranked: list[Hit]) -> list[Hit]:
         return ranked
     top = ranked[0]
     for index, hit in enumerate(ranked[1:4], start=1):
-        clearer = (hit.question_dense or 0.0) - top.question_dense >= _CLEARER_QUESTION
-        if clearer and hit.score >= top.score * _CLOSE_SCORE:
+        advantage = (hit.question_dense or 0.0) - top.question_dense
+        window = max(_CLOSEST_SCORE, _CLOSE_SCORE - (advantage - _CLEARER_QUESTION))
+        if advantage >= _CLEARER_QUESTION and hit.score >= top.score * window:
             return [hit, *ranked[:index], *ranked[index + 1 :]]
     return ranked
 
