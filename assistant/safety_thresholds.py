@@ -1,7 +1,8 @@
 """The classifier's per-category thresholds, chosen on dev for cost-sensitive triage.
 
 A missed emergency costs far more than a false alarm (`MISS_COST`), and the false alarms the
-classifier adds to the rules on dev's ordinary questions are capped (`ORDINARY_FALSE_ALARM_CAP`).
+classifier adds to the rules on dev's ordinary questions are capped (`ORDINARY_FALSE_ALARM_CAP`,
+and the 999 message alone `EMERGENCY_FALSE_ALARM_CAP`).
 Dev is scored as triage runs: the classifier is consulted where the rule layers found nothing
 or only a medical symptom, on messages long enough for it, and not for emergency or
 safeguarding on a general question (`SafetyTriage.classifier_gate`), so the thresholds fit
@@ -28,6 +29,8 @@ MISS_COST: dict[SafetyCategory, float] = {
 FALSE_ALARM_COST = 1.0  # on an ordinary question
 HARD_NEGATIVE_FALSE_ALARM_COST = 0.5  # alarming words used calmly, hypothetically, in the past
 ORDINARY_FALSE_ALARM_CAP = 0.03
+# Of those, a 999 message on an ordinary question frightens a carer most: capped on its own.
+EMERGENCY_FALSE_ALARM_CAP = 0.01
 GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99)
 _NONE = len(SAFETY_PRIORITY)
 
@@ -66,27 +69,29 @@ class Scorer:
         # The classifier adds only what `Gate.classifier_may` allows: more urgent than the rules.
         return np.minimum(self.rules, learned)
 
-    def cost(self, thresholds: Sequence[float]) -> tuple[float, float]:
-        """(total cost, share of ordinary questions alarmed)."""
+    def cost(self, thresholds: Sequence[float]) -> tuple[float, float, float]:
+        """(total cost, share of ordinary questions alarmed, share given the 999 message)."""
         got = self.outcomes(thresholds)
         missed = (self.label != _NONE) & (got != self.label)
         alarmed = (self.label == _NONE) & (got != _NONE)
         total = float(self.miss_cost[missed].sum() + self.alarm_cost[alarmed].sum())
-        rate = float(alarmed[self.ordinary].mean()) if self.ordinary.any() else 0.0
-        return total, rate
+        if not self.ordinary.any():
+            return total, 0.0, 0.0
+        emergency = float((got[self.ordinary] == SAFETY_PRIORITY.index("emergency")).mean())
+        return total, float(alarmed[self.ordinary].mean()), emergency
 
 
 def choose_thresholds(
     probs: np.ndarray, examples: Sequence[Example], gates: Sequence[Gate]
 ) -> dict[SafetyCategory, float]:
     """Every combination of grid points (16 per category): the least total cost within the
-    false-alarm cap; among equal costs, the highest thresholds (fewer alarms where dev cannot
-    tell). With no combination within the cap, the strictest."""
+    false-alarm caps; among equal costs, the highest thresholds (fewer alarms where dev cannot
+    tell). With no combination within the caps, the strictest."""
     scorer = Scorer(probs, examples, gates)
     best: tuple[float, float, tuple[float, ...]] | None = None
     for combination in itertools.product(GRID, repeat=len(SAFETY_PRIORITY)):
-        total, rate = scorer.cost(combination)
-        if rate > ORDINARY_FALSE_ALARM_CAP:
+        total, rate, emergency = scorer.cost(combination)
+        if rate > ORDINARY_FALSE_ALARM_CAP or emergency > EMERGENCY_FALSE_ALARM_CAP:
             continue
         key = (total, -sum(combination), combination)
         if best is None or key < best:
