@@ -247,10 +247,10 @@ class Assistant:
         elif (
             not reason
             and fitting[0].score < self.settings.full_answer_floor
-            and not self._own_question(fitting[0])
+            and not self._asked_directly(fitting[0])
         ):
-            # Enough evidence to say something, but the best section is not a close match:
-            # quote it as the closest guidance, not as the answer.
+            # Enough evidence to say something, but the best section is not a close match and
+            # the carer did not ask its own question: quote it as the closest guidance.
             closest = True
         hits = [] if reason else fitting
         if triaged:

@@ -226,6 +226,8 @@ def test_the_guides_own_example_is_answered_from_family_time(shipped_assistant: 
     answer = shipped_assistant.ask("she screams after every contact visit, what can I do?")
     assert not answer.abstained and answer.safety.category == "none"
     assert answer.citations[0].doc_id == "everyday-care/family-time-contact"
+    # The section's own question is the carer's (cosine 0.79): an answer, not "the closest".
+    assert answer.note is None
 
 
 def test_a_red_flag_list_is_quoted_whole_with_its_lead_in(shipped_assistant: Assistant) -> None:
