@@ -202,7 +202,10 @@ class Settings(BaseSettings):
     )
     safety_data_dir: Path = Field(
         Path(__file__).parent / "safety_rules" / "data",
-        description="Labelled safety messages: train.jsonl, dev.jsonl and the frozen blind.jsonl.",
+        description=(
+            "Labelled safety messages: train (in parts train-1.jsonl, ...), dev.jsonl and the "
+            "frozen blind.jsonl."
+        ),
     )
 
     # Optional LLM generation (any OpenAI-compatible server); empty = quote the guidance

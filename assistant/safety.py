@@ -18,23 +18,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from assistant.config import Settings
 from assistant.lexical import tokenize
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
-from assistant.safety_classifier import SafetyClassifier, read_metadata
+from assistant.safety_classifier import SafetyClassifier, TokenStates, read_metadata
 from assistant.safety_concepts import ConceptLayer
 from assistant.safety_thresholds import Gate
 from assistant.text import Normaliser, load_known_words, load_replacements
-
-if TYPE_CHECKING:
-    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +228,7 @@ def build_triage(
     settings: Settings,
     *,
     classifier: bool = False,
-    trunk: Callable[[str, int], np.ndarray | None] | None = None,
+    trunk: TokenStates | None = None,
 ) -> SafetyTriage:
     """Triage for these settings: patterns and concepts always; with `classifier`, the
     fine-tuned classifier too when it loads for the configured model (see `load_classifier`
@@ -252,7 +248,7 @@ def load_classifier(
     settings: Settings,
     model_path: str,
     *,
-    trunk: Callable[[str, int], np.ndarray | None] | None = None,
+    trunk: TokenStates | None = None,
 ) -> SafetyClassifier | None:
     """The fine-tuned classifier, if it exists, was trained from the configured model and
     loads; else None, and triage runs on patterns and concepts (the log says why). It runs with

@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +39,8 @@ FORMAT = "nurture-safety-lora/1"
 # All metadata sits under one key, as sorted JSON: safetensors writes several keys in an order
 # that changes from run to run, and a rerun must write the same bytes.
 METADATA_KEY = "nurture"
+# The embedder's per-layer token states for a text it has just embedded (`SharesTokenStates`).
+TokenStates = Callable[[str, int], np.ndarray | None]
 
 
 class Example(BaseModel):
@@ -67,12 +70,37 @@ def load_examples(path: Path) -> list[Example]:
     return examples
 
 
+def split_files(data_dir: Path, split: str) -> list[Path]:
+    """A split's files: `train.jsonl`, or, for a split too big for one reviewable file, its
+    parts `train-1.jsonl`, `train-2.jsonl`, ... read in number order (each under 1 MiB)."""
+    whole = data_dir / f"{split}.jsonl"
+    parts: list[tuple[int, Path]] = []
+    for path in data_dir.glob(f"{split}-*.jsonl"):
+        number = path.stem.removeprefix(f"{split}-")
+        if not number.isdigit():
+            raise ValueError(f"{path}: a part of the {split} split is named {split}-<number>.jsonl")
+        parts.append((int(number), path))
+    if whole.exists() and parts:
+        raise ValueError(
+            f"{data_dir} has both {whole.name} and {split}-<number>.jsonl parts: keep the {split} "
+            "split in one or the other"
+        )
+    return [path for _, path in sorted(parts)] or [whole]
+
+
+def load_split(data_dir: Path, split: str) -> list[Example]:
+    """Every example of a split, in file order; errors name the file and line."""
+    return [e for path in split_files(data_dir, split) for e in load_examples(path)]
+
+
 def data_hash(data_dir: Path) -> str:
-    """Hash of the train and dev splits: the artefact must have been trained on exactly these."""
+    """Hash of the train and dev splits: the artefact must have been trained on exactly these.
+    A split's parts hash as the one file they were cut from."""
     digest = hashlib.sha256()
     for split in ("train", "dev"):
         digest.update(split.encode())
-        digest.update((data_dir / f"{split}.jsonl").read_bytes())
+        for path in split_files(data_dir, split):
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -123,7 +151,7 @@ class SafetyClassifier:
     tail: Any = None  # an ONNX Runtime session of the adapted layers alone, when exported
     # The embedder's token states for a query it has just embedded (`SharesTokenStates`):
     # below the adapted layers the two models are one, so the tail can start from them.
-    trunk: Callable[[str, int], np.ndarray | None] | None = None
+    trunk: TokenStates | None = None
 
     @property
     def model_name(self) -> str:
@@ -133,7 +161,7 @@ class SafetyClassifier:
     def data_sha256(self) -> str:
         return str(self.metadata.get("data_sha256", ""))
 
-    @property
+    @cached_property
     def first_adapted(self) -> int:
         """The lowest transformer layer with adapters: every layer below is the base model's."""
         found = [re.search(r"\.layer\.(\d+)\.", name) for name in self.adapters]
@@ -221,7 +249,7 @@ class SafetyClassifier:
                     export_layers(layers, self.model.config.hidden_size, tail)
         return replace(self, session=open_session(whole, threads), tail=open_session(tail, threads))
 
-    def with_trunk(self, trunk: Callable[[str, int], np.ndarray | None]) -> SafetyClassifier:
+    def with_trunk(self, trunk: TokenStates) -> SafetyClassifier:
         return replace(self, trunk=trunk)
 
     def save(self, path: Path) -> None:

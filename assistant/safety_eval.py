@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant.models import SAFETY_PRIORITY, SafetyCategory
 from assistant.safety import SafetyTriage
-from assistant.safety_classifier import SPLITS, Example, load_examples
+from assistant.safety_classifier import SPLITS, Example, load_split, split_files
 
 LABELS: tuple[SafetyCategory, ...] = (*SAFETY_PRIORITY, "none")
 
@@ -82,9 +82,8 @@ def evaluate_safety(
 ) -> dict[str, object]:
     report: dict[str, object] = {"splits": {}}
     for split in splits:
-        path = data_dir / f"{split}.jsonl"
-        if path.exists():
-            report["splits"][split] = score_split(triage, load_examples(path))  # type: ignore[index]
+        if all(path.exists() for path in split_files(data_dir, split)):
+            report["splits"][split] = score_split(triage, load_split(data_dir, split))  # type: ignore[index]
     alarms = [
         {"question": q, "got": r.category, "fired": r.matched}
         for q in in_scope_questions

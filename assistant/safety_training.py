@@ -24,7 +24,7 @@ from assistant.safety_classifier import (
     CLASSES,
     SafetyClassifier,
     data_hash,
-    load_examples,
+    load_split,
     load_tokenizer,
     padded,
 )
@@ -71,8 +71,8 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(recipe.threads)
-    train_set = load_examples(data_dir / "train.jsonl")
-    dev_set = load_examples(data_dir / "dev.jsonl")
+    train_set = load_split(data_dir, "train")
+    dev_set = load_split(data_dir, "dev")
     tokenizer = load_tokenizer(model_path, recipe.max_tokens)
 
     base = AutoModel.from_pretrained(

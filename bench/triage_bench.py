@@ -15,13 +15,13 @@ from collections.abc import Callable
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.safety import build_triage
-from assistant.safety_classifier import load_examples
+from assistant.safety_classifier import load_split
 from bench.ask_bench import percentile
 
 
 def run(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int = 2) -> dict:
     triage = build_triage(settings, classifier=True, trunk=embedder.token_states)
-    examples = load_examples(settings.safety_data_dir / "dev.jsonl")
+    examples = load_split(settings.safety_data_dir, "dev")
     texts = [example.text for example in examples]
     for text in texts[:20]:
         embedder.embed_query(text)

@@ -19,7 +19,9 @@ from assistant.safety_classifier import (
     SafetyClassifier,
     data_hash,
     load_examples,
+    load_split,
     read_metadata,
+    split_files,
 )
 from assistant.safety_concepts import ConceptLayer
 from assistant.safety_training import Recipe, train
@@ -162,7 +164,7 @@ def test_blind_split_is_frozen() -> None:
 
 
 def test_safety_data_is_labelled_sourced_and_large_enough() -> None:
-    splits = {split: load_examples(DATA / f"{split}.jsonl") for split in ("train", "dev", "blind")}
+    splits = {split: load_split(DATA, split) for split in ("train", "dev", "blind")}
     everything = [e for examples in splits.values() for e in examples]
     assert len(everything) >= 2500
     assert sum(e.hard_negative for e in everything) >= 800
@@ -185,6 +187,37 @@ def test_the_shipped_classifier_was_trained_on_exactly_the_shipped_data() -> Non
     assert set(metadata["thresholds"]) == set(SAFETY_PRIORITY)
     assert all(0 < t < 1 for t in metadata["thresholds"].values())
     assert CLASSIFIER.stat().st_size <= 2_000_000  # adapters and a head, not a whole model
+
+
+def test_a_split_in_parts_reads_and_hashes_as_one_file(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": f"t{i}", "text": f"message {i}", "label": "none", "source": "test"})
+        + "\n"
+        for i in range(12)
+    ]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    for folder in (whole, parts):
+        folder.mkdir()
+        (folder / "dev.jsonl").write_text("".join(lines[:2]))
+    (whole / "train.jsonl").write_text("".join(lines[2:]))
+    # Parts are read in number order, not name order: 10 after 2.
+    (parts / "train-2.jsonl").write_text("".join(lines[5:8]))
+    (parts / "train-10.jsonl").write_text("".join(lines[8:]))
+    (parts / "train-1.jsonl").write_text("".join(lines[2:5]))
+    assert [e.id for e in load_split(parts, "train")] == [f"t{i}" for i in range(2, 12)]
+    assert data_hash(parts) == data_hash(whole)
+    (parts / "train.jsonl").write_text(lines[0])
+    with pytest.raises(ValueError, match="both train.jsonl and train-<number>.jsonl parts"):
+        load_split(parts, "train")
+    (parts / "train.jsonl").unlink()
+    (parts / "train-new.jsonl").write_text(lines[0])
+    with pytest.raises(ValueError, match=r"train-new.jsonl: a part of the train split"):
+        load_split(parts, "train")
+
+
+def test_every_data_file_stays_reviewable() -> None:
+    # A split that outgrows 1 MiB is cut into parts (`split_files`), not left as one huge file.
+    assert all(path.stat().st_size <= 1 << 20 for path in DATA.glob("*.jsonl"))
 
 
 def test_examples_with_a_mistake_name_the_file_and_line(tmp_path: Path) -> None:
@@ -275,7 +308,8 @@ def tiny_data(target: Path) -> Path:
     for split, each in (("train", 8), ("dev", 4)):
         seen: dict[str, int] = {}
         lines = []
-        for line in (DATA / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+        text = "".join(path.read_text(encoding="utf-8") for path in split_files(DATA, split))
+        for line in text.splitlines():
             label = json.loads(line)["label"]
             if seen.get(label, 0) < each:
                 seen[label] = seen.get(label, 0) + 1
