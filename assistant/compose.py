@@ -50,6 +50,8 @@ class Passage:
     # The carer asked this section's own question (heading or alternate) nearly word for word,
     # so the section's topic is the question's topic (topic fit allows its sentences).
     asked_directly: bool = False
+    # How well the carer's question matches the section's own question (cosine), if it did.
+    question: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,17 @@ _YES_NO = re.compile(
 _ANSWERS_YES_NO = re.compile(
     r"^(?:yes|no|usually|often|mostly|not always|it is|it's|this is|that is|most|many|some|a few|"
     r"never|always)\b",
+    re.IGNORECASE,
+)
+# The best section keeps first place when its own question matches the carer's this much better
+# (cosine) than a yes/no-headed runner-up's.
+_CLEARER_OWN_QUESTION = 0.05
+# A verdict that opens a section's first sentence ("Yes:", "Usually not,", "Yes, with written
+# permission:"): the answer to the section's own yes/no question, wrong under any other.
+_VERDICT = re.compile(
+    r"^(?:(?:(?:usually|mostly|often|probably|generally|not usually|not always|almost always)\s+)?"
+    r"(?:yes|no|not|not yet|rarely|sometimes)\b[^.:;?!]{0,40}?[:;]\s+"
+    r"|(?:yes|no),\s+)(?=\S)",
     re.IGNORECASE,
 )
 _JUDGEMENT = ("normal", "common", "usual", "ok", "okay", "safe", "fine", "worry", "too long")
@@ -287,7 +300,23 @@ class ExtractiveGenerator:
             chosen += self._second(
                 passages, fitting, primary, chosen, query_terms, weight, idf, asked, triaged
             )
-        return [Sentence(c.text, c.passage, c.start) for c in chosen]
+        return [
+            Sentence(self._verdict_fit(c.text, passages[c.passage], yes_no), c.passage, c.start)
+            for c in chosen
+        ]
+
+    @staticmethod
+    def _verdict_fit(text: str, passage: Passage, yes_no: bool) -> str:
+        """A sentence opening with its section's verdict ("Yes, with written permission: ...")
+        keeps it only when the carer asked a yes/no question and it was the section's own
+        question; otherwise the verdict is dropped and the rest quoted."""
+        if yes_no and passage.asked_directly:
+            return text
+        verdict = _VERDICT.match(text)
+        if not verdict or len(text) - verdict.end() < 20:
+            return text
+        rest = text[verdict.end() :]
+        return rest[0].upper() + rest[1:]
 
     # -- steps ------------------------------------------------------------------------
 
@@ -309,6 +338,9 @@ class ExtractiveGenerator:
         for index in fitting[:3]:
             heading = _heading(passages[index].chunk)
             if index == best or not is_yes_no(heading):
+                continue
+            if passages[best].question >= passages[index].question + _CLEARER_OWN_QUESTION:
+                # The carer asked the best section's own question more nearly.
                 continue
             ratio = passages[index].score / (passages[best].score or 1.0)
             if ratio < 0.7 or (ratio < self.second_ratio and not judged & _judgements(heading)):

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
             "labels in corpus/eval/realistic-topics.yaml) and the gold set."
         ),
     )
+    ask_focus_min_words: int = Field(
+        25,
+        ge=0,
+        description=(
+            "A message at least this long, in more than one sentence, has its last asking "
+            "sentence matched against the library's own questions too (`assistant.asks`): "
+            "the story comes first and the question last. 0 turns this off."
+        ),
+    )
     question_alpha: float = Field(
         0.8,
         ge=0,

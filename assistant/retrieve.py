@@ -16,6 +16,7 @@ import numpy as np
 from chromadb.api.models.Collection import Collection
 from pydantic import BaseModel, Field
 
+from assistant.asks import ask_of
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.lexical import LexicalIndex, tokenize
@@ -241,6 +242,7 @@ class Retriever:
         fusion = fusion or settings.fusion
         view = self.view()
         timings: dict[str, float] = {}
+        ask = ask_of(query, settings.ask_focus_min_words) if use_questions else None
         query = view.normalise(query) or query
         allowed = self._allowed_docs(view, filters)
         candidates = settings.retrieve_candidates
@@ -274,6 +276,17 @@ class Retriever:
         hits = fuse(dense, lexical, fusion, settings.fusion_alpha, settings.rrf_k)
         if use_questions:
             matched = self._match_questions(view, query, query_vector, mode, allowed)
+            if ask:
+                # The ask at the end of a long message, matched on its own: a section whose
+                # question it asks keeps its better match.
+                ask = view.normalise(ask) or ask
+                ask_vector = self.embedder.embed_query(ask) if query_vector is not None else None
+                for section, found in self._match_questions(
+                    view, ask, ask_vector, mode, allowed
+                ).items():
+                    held = matched.get(section, (0.0, 0.0, found[2]))
+                    best = found if found[0] > held[0] else held
+                    matched[section] = (best[0], max(held[1], found[1]), best[2])
             hits = add_question_matches(
                 hits, matched, view.sections, settings.question_alpha, settings.question_weight
             )

@@ -281,7 +281,12 @@ class Assistant:
             )
         mark = time.perf_counter()
         passages = [
-            Passage(hit.chunk, hit.score, asked_directly=self._asked_directly(hit))
+            Passage(
+                hit.chunk,
+                hit.score,
+                asked_directly=self._asked_directly(hit),
+                question=hit.question_dense or 0.0,
+            )
             for hit in prepared.hits
         ]
         triaged = prepared.safety.category != "none"

@@ -272,3 +272,46 @@ def test_a_close_runner_up_asked_for_in_so_many_words_goes_first() -> None:
         [_hit("a", 0.70, 0.70), _hit("b", 0.60, 0.75)], {}, {}, alpha=1.0, weight=0.5
     )
     assert [h.chunk.doc_id for h in similar] == ["a", "b"]
+
+
+def test_a_long_message_is_answered_from_the_question_it_ends_with(
+    shipped_assistant: Assistant,
+) -> None:
+    # The story comes first and the ask last. Matched whole, the message went to keeping a
+    # friendly toddler safe on outings (it shares "goes off with anybody"); the ask is how to
+    # become her safe person.
+    answer = shipped_assistant.ask(
+        "our little one is nearly 2 and has been with us since march. she goes off with "
+        "anybody, the lady in the post office, the delivery driver, she never checks where i "
+        "am. everyone says how confident she is but i worry. what can i do every day to help "
+        "her learn that i am her safe person"
+    )
+    assert not answer.abstained and answer.safety.category == "none"
+    assert answer.citations[0].section == "How can I help him learn that I'm his safe person?"
+
+
+def test_the_section_whose_question_was_asked_keeps_first_place_over_a_yes_no_heading(
+    shipped_assistant: Assistant,
+) -> None:
+    # "Is that normal?" once moved the answer to a yes/no-headed section about babies crying;
+    # the carer asked the library's question about their own grief, nearly word for word.
+    answer = shipped_assistant.ask(
+        "the baby went back to her mum last week and i cant stop crying, is that normal"
+    )
+    assert answer.citations[0].doc_id == "everyday-care/moves-and-transitions"
+    assert answer.answer.startswith("Yes:")  # the verdict answers the carer's own question
+
+
+def test_a_verdict_is_not_quoted_under_a_question_it_does_not_answer(
+    shipped_assistant: Assistant,
+) -> None:
+    # The section opens "Yes, with written permission:", the answer to "can nursery give
+    # medicine?". Asked who fills the form in, "Yes" reads as nonsense: the rest is quoted.
+    answer = shipped_assistant.ask(
+        "who fills in the nursery's medicine form, me or the social worker"
+    )
+    assert answer.citations[0].section.startswith("Can nursery give my foster child medicine")
+    assert answer.answer.startswith("In England, the Early Years Foundation Stage rules")
+    assert citation_problems(answer) == []
+    asked = shipped_assistant.ask("can nursery give my foster child calpol")
+    assert asked.answer.startswith("Yes, with written permission:")
