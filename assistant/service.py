@@ -36,6 +36,7 @@ from assistant.models import (
     Document,
     Message,
     RelatedDocument,
+    SafetyCategory,
     SafetyInfo,
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
@@ -254,8 +255,10 @@ class Assistant:
             closest = True
         hits = [] if reason else fitting
         if triaged:
-            # After a safety message, only guidance about that situation, or none at all.
-            hits = [hit for hit in hits if self.triage.fits(safety.category, hit.chunk.topics)]
+            # After a safety message, only guidance about that situation, or none at all. Short
+            # of an emergency, a section whose own question the carer asked is that situation
+            # ("birth dad wants photos of his son on WhatsApp" after the safeguarding lines).
+            hits = [hit for hit in hits if self._fits_safety(safety.category, hit)]
             if not hits and not reason:
                 reason = "no_evidence"
         sources = [citation(n, hit.chunk, hit.score) for n, hit in enumerate(hits, start=1)]
@@ -374,6 +377,12 @@ class Assistant:
         return self._asked_directly(hit) or self.topic_fit.section_allowed(
             chunk.section, chunk.topics, asked, triaged
         )
+
+    def _fits_safety(self, category: SafetyCategory, hit: Hit) -> bool:
+        """Whether a section may be quoted after this category's safety message."""
+        if self.triage.fits(category, hit.chunk.topics):
+            return True
+        return category != "emergency" and self._asked_directly(hit)
 
     def _asked_directly(self, hit: Hit) -> bool:
         return (hit.question_dense or 0.0) >= self.settings.topic_question_floor

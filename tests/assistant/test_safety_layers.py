@@ -412,3 +412,37 @@ def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: Safe
     assert general.classifier_may == frozenset({"carer_crisis", "medical"})
     open_ = triage.classifier_gate("how do I get him to try new vegetables at tea time")
     assert open_.rules == "none" and open_.classifier_may == frozenset(SAFETY_PRIORITY)
+
+
+PHOTOS = "can I send photos of the baby to her birth mum on whatsapp"
+
+
+def _flagged_as(assistant: Assistant, monkeypatch: pytest.MonkeyPatch, category: str) -> str:
+    """Make triage flag every message as `category`; return that category's message."""
+    triage = assistant.triage
+    flagged = SafetyResult(
+        category=category, message=triage.messages[category].strip(), matched="test"
+    )
+    monkeypatch.setattr(triage, "triage", lambda *_, **__: flagged)
+    return flagged.message or ""
+
+
+@pytest.mark.parametrize("category", ["safeguarding", "carer_crisis", "medical"])
+def test_short_of_an_emergency_the_section_the_carer_asked_follows_the_safety_message(
+    shipped_assistant: Assistant, monkeypatch: pytest.MonkeyPatch, category: str
+) -> None:
+    # Whatever flagged it, a carer who asks the library's own question about sharing photos
+    # gets the safety lines first and then that section, not the safety lines alone.
+    message = _flagged_as(shipped_assistant, monkeypatch, category)
+    answer = shipped_assistant.ask(PHOTOS)
+    assert answer.answer.startswith(message) and not answer.abstained
+    assert "photo" in answer.citations[0].section.lower()
+
+
+def test_after_an_emergency_the_section_the_carer_asked_is_not_quoted(
+    shipped_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = _flagged_as(shipped_assistant, monkeypatch, "emergency")
+    answer = shipped_assistant.ask(PHOTOS)
+    assert answer.answer.startswith(message)
+    assert all("photo" not in c.section.lower() for c in answer.citations)
