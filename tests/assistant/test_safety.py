@@ -92,6 +92,7 @@ MUST_NOT_TRIGGER = [
     "what would I do if a toddler swallowed a battery? just want to know for the future",
     "his tongue is bright blue from a slushie at the fair",
     "the battery in the baby monitor has gone flat, which ones does it take?",
+    "the letterbox letter came with names blacked out, should I read it to him now?",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -100,6 +101,9 @@ STILL_FIRES = {
     "I am falling apart and I cannot cope with the crying": "carer_crisis",
     "she said nanny pinches her at contact": "safeguarding",
     "he cut his head on the radiator and it is bleeding everywhere": "emergency",
+    "he blacked out for a second after banging his head on the table": "emergency",
+    "she has been chewing everything and now I think she swallowed a magnet": "emergency",
+    "teething and chewing everything, red cheeks, can I give her calpol?": "medical",
     "tidying up after the party and the coin battery from a card is gone, she is dribbling": (
         "emergency"
     ),
