@@ -87,6 +87,9 @@ def test_middling_evidence_gives_the_closest_section_honestly(
         "down to her",
         "my dad has dementia and keeps getting up at night and trying to go out",
         "my 15 year old (my own son) has started vaping, found one in his blazer",
+        # An adult's own sleep and medicines, which once drew on baby-sleep and chickenpox.
+        "my wife snores like a train and i end up on the sofa most nights, what can she try",
+        "can i take paracetamol with my blood pressure tablets",
     ],
 )
 def test_true_out_of_scope_is_still_declined(shipped_assistant: Assistant, question: str) -> None:
