@@ -179,6 +179,8 @@ _VERDICT = re.compile(
     r"|(?:yes|no),\s+)(?=\S)",
     re.IGNORECASE,
 )
+# A choice between two things ("through the hv or the lac nurse?"): no yes or no answers it.
+_CHOICE = re.compile(r"\b\w+ or (?!not\b|no\b|something\b|anything\b|is it\b)\w+", re.IGNORECASE)
 _JUDGEMENT = ("normal", "common", "usual", "ok", "okay", "safe", "fine", "worry", "too long")
 
 
@@ -301,16 +303,21 @@ class ExtractiveGenerator:
                 passages, fitting, primary, chosen, query_terms, weight, idf, asked, triaged
             )
         return [
-            Sentence(self._verdict_fit(c.text, passages[c.passage], yes_no), c.passage, c.start)
+            Sentence(
+                self._verdict_fit(c.text, passages[c.passage], question, yes_no),
+                c.passage,
+                c.start,
+            )
             for c in chosen
         ]
 
     @staticmethod
-    def _verdict_fit(text: str, passage: Passage, yes_no: bool) -> str:
+    def _verdict_fit(text: str, passage: Passage, question: str, yes_no: bool) -> str:
         """A sentence opening with its section's verdict ("Yes, with written permission: ...")
-        keeps it only when the carer asked a yes/no question and it was the section's own
-        question; otherwise the verdict is dropped and the rest quoted."""
-        if yes_no and passage.asked_directly:
+        keeps it only when the carer asked a yes/no question, not a choice ("the hv or the lac
+        nurse?"), and it was the section's own question; otherwise the verdict is dropped and
+        the rest quoted."""
+        if yes_no and passage.asked_directly and not _CHOICE.search(question):
             return text
         verdict = _VERDICT.match(text)
         if not verdict or len(text) - verdict.end() < 20:

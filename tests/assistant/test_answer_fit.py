@@ -319,6 +319,12 @@ def test_a_verdict_is_not_quoted_under_a_question_it_does_not_answer(
     assert citation_problems(answer) == []
     asked = shipped_assistant.ask("can nursery give my foster child calpol")
     assert asked.answer.startswith("Yes, with written permission:")
+    # A choice between two things is not answered "Often yes".
+    choice = shipped_assistant.ask(
+        "how do i get a speech therapy referral for my foster child, is it the hv or the lac nurse"
+    )
+    assert choice.citations[0].section.startswith("Can I refer a foster child to speech")
+    assert not choice.answer.lower().startswith(("often yes", "yes", "no"))
 
 
 def test_search_embeds_the_carers_words_as_cleaned_not_as_typed(
