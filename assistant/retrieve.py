@@ -243,13 +243,12 @@ class Retriever:
         view = self.view()
         timings: dict[str, float] = {}
         ask = ask_of(query, settings.ask_focus_min_words) if use_questions else None
-        # The model reads abbreviations spelled out ("sw ... hes 2" as "social worker ... he
-        # is 2"); `query_vector`, if given, embeds the carer's words as typed.
-        spelled = view.normalise.spelled_out(query)
-        if spelled:
+        normalised = view.normalise(query) or query
+        if normalised != query:
+            # `query_vector` embeds the carer's raw words; search embeds the cleaned ones
+            # ("sw ... hes 2" as "social worker ... he is 2"), as the library was matched.
             query_vector = None
-        embedded = spelled or query
-        query = view.normalise(query) or query
+        query = normalised
         allowed = self._allowed_docs(view, filters)
         candidates = settings.retrieve_candidates
 
@@ -257,7 +256,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             if query_vector is None:
                 started = time.perf_counter()
-                query_vector = self.embedder.embed_query(embedded)
+                query_vector = self.embedder.embed_query(query)
                 timings["embed"] = _ms(started)
             started = time.perf_counter()
             where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
@@ -285,12 +284,8 @@ class Retriever:
             if ask:
                 # The ask at the end of a long message, matched on its own: a section whose
                 # question it asks keeps its better match.
-                ask_vector = (
-                    self.embedder.embed_query(view.normalise.spelled_out(ask) or ask)
-                    if query_vector is not None
-                    else None
-                )
                 ask = view.normalise(ask) or ask
+                ask_vector = self.embedder.embed_query(ask) if query_vector is not None else None
                 for section, found in self._match_questions(
                     view, ask, ask_vector, mode, allowed
                 ).items():

@@ -65,26 +65,13 @@ class Normaliser:
         self._cache: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
-        return self._clean(text, correct=True)
-
-    def spelled_out(self, text: str) -> str | None:
-        """The text cleaned with its abbreviations and contractions spelled out ("sw", "hes"),
-        or None when it has none. No spelling is corrected: this is what the embedding model
-        reads, and it copes with typos, while a correction towards the library's words can
-        change the meaning ("cramping" to "camping")."""
-        cleaned = self._clean(text, correct=False)
-        return cleaned if cleaned != self._clean(text, correct=False, replace=False) else None
-
-    def _clean(self, text: str, *, correct: bool, replace: bool = True) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
         text = re.sub(r"[\u2018\u2019\u02bc`']", "", text)
         text = re.sub(r"[^a-z0-9]+", " ", text)
         words = []
         for word in text.split():
-            replaced = self.replacements.get(word) if replace else None
-            if replaced is None:
-                replaced = self.correct(word) if correct else word
-            words.append(replaced)
+            replaced = self.replacements.get(word)
+            words.append(replaced if replaced is not None else self.correct(word))
         return " ".join(words)
 
     def correct(self, word: str) -> str:
