@@ -243,12 +243,7 @@ class Retriever:
         view = self.view()
         timings: dict[str, float] = {}
         ask = ask_of(query, settings.ask_focus_min_words) if use_questions else None
-        normalised = view.normalise(query) or query
-        if normalised != query:
-            # `query_vector` embeds the carer's raw words; search embeds the cleaned ones
-            # ("sw ... hes 2" as "social worker ... he is 2"), as the library was matched.
-            query_vector = None
-        query = normalised
+        query = view.normalise(query) or query
         allowed = self._allowed_docs(view, filters)
         candidates = settings.retrieve_candidates
 

@@ -12,7 +12,6 @@ import pytest
 from assistant import Assistant
 from assistant.answer_sheet import answer_body
 from assistant.config import Settings
-from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
 from assistant.retrieve import Hit, add_question_matches
@@ -325,23 +324,3 @@ def test_a_verdict_is_not_quoted_under_a_question_it_does_not_answer(
     )
     assert choice.citations[0].section.startswith("Can I refer a foster child to speech")
     assert not choice.answer.lower().startswith(("often yes", "yes", "no"))
-
-
-def test_search_embeds_the_carers_words_as_cleaned_not_as_typed(
-    shipped_assistant: Assistant, embedder: SentenceTransformerEmbedder
-) -> None:
-    # The assistant embeds the raw message once (the safety classifier reads it) and offers
-    # that vector to search. "sw ... hes 2" embeds far from "social worker ... he is 2", the
-    # words the library was matched with, so search embeds the cleaned words instead.
-    question = "sw asked me to write memories for his life story book, what do they want, hes 2"
-    retriever = shipped_assistant.retriever
-    assert retriever is not None
-    raw = embedder.embed_query(question)
-    offered = retriever.search(question, query_vector=raw)
-    own = retriever.search(question)
-    assert offered.best_dense == pytest.approx(own.best_dense)
-    assert [h.section_id for h in offered.hits] == [h.section_id for h in own.hits]
-    # An already clean question keeps the vector it was given (no second embedding).
-    clean = "how do i help a toddler settle at night"
-    vector = embedder.embed_query(clean)
-    assert retriever.search(clean, query_vector=vector).query_vector is vector
