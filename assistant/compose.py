@@ -180,7 +180,10 @@ _VERDICT = re.compile(
     re.IGNORECASE,
 )
 # A choice between two things ("through the hv or the lac nurse?"): no yes or no answers it.
-_CHOICE = re.compile(r"\b\w+ or (?!not\b|no\b|something\b|anything\b|is it\b)\w+", re.IGNORECASE)
+_CHOICE = re.compile(
+    r"\b\w+ or (?!not\b|no\b|something\b|anything\b|is it\b|more\b|less\b|so\b|longer\b)\w+",
+    re.IGNORECASE,
+)
 _JUDGEMENT = ("normal", "common", "usual", "ok", "okay", "safe", "fine", "worry", "too long")
 
 

@@ -13,7 +13,7 @@ from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluate import citation_problems
 from assistant.service import Assistant
-from tests.conftest import free_port, running
+from tests.conftest import free_port, make_chunk, running
 
 
 class FakeLLM:
@@ -152,3 +152,26 @@ def test_contract_refuses_an_exact_quote_on_a_topic_the_question_did_not_raise(
     assert accept("how do i settle a screaming baby", passages, shaken, True)  # triaged
     reworded = [Sentence("Shaking a baby is never allowed.", 0)]
     assert not accept("is it ok to be angry and shake him?", passages, reworded, False)
+
+
+def test_a_sections_verdict_answers_only_its_own_yes_no_question() -> None:
+    from assistant.compose import ExtractiveGenerator, Passage
+
+    text = (
+        "Usually yes: many babies cry for an hour or more in the evening at this age. "
+        "Crying like this tends to peak at around six weeks and then eases."
+    )
+    chunk = make_chunk(
+        "crying", heading_path=["Crying", "Is an hour of crying normal?"], text=text, end=len(text)
+    )
+    compose = ExtractiveGenerator()
+
+    def first(question: str, asked: bool) -> str:
+        passage = Passage(chunk, 1.0, asked_directly=asked, question=0.9 if asked else 0.4)
+        return compose.generate(question, [passage], [])[0].text
+
+    assert first("is it normal for her to cry for an hour or more?", True).startswith("Usually yes")
+    # Not the section's own question, a choice, or not a yes/no question: no verdict.
+    assert first("is it normal for her to cry for an hour or more?", False).startswith("Many")
+    assert first("is it colic or is she just tired?", True).startswith("Many babies")
+    assert first("how long will the evening crying go on?", True).startswith("Many babies")

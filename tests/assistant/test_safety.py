@@ -102,6 +102,12 @@ STILL_FIRES = {
     "she said nanny pinches her at contact": "safeguarding",
     "he cut his head on the radiator and it is bleeding everywhere": "emergency",
     "he blacked out for a second after banging his head on the table": "emergency",
+    # Live messages that share a word with a figure of speech or a question asked ahead of time.
+    "i dropped the baby to the floor": "carer_crisis",
+    "I dropped her over the side of the bed": "carer_crisis",
+    "she told me daddy hits her, what do i do in future": "safeguarding",
+    "she is drowning in her own sick": "emergency",
+    "he swallowed a battery, I want to be prepared for what happens next": "emergency",
     "she has been chewing everything and now I think she swallowed a magnet": "emergency",
     "teething and chewing everything, red cheeks, can I give her calpol?": "medical",
     "tidying up after the party and the coin battery from a card is gone, she is dribbling": (
