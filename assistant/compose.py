@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant.errors import GeneratorUnavailableError
@@ -52,6 +52,9 @@ class Passage:
     asked_directly: bool = False
     # How well the carer's question matches the section's own question (cosine), if it did.
     question: float = 0.0
+    # Each quotable sentence's cosine with the carer's ask, by its text (empty when the index
+    # holds no sentence vectors).
+    similarity: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,18 @@ def with_lists(text: str, sentences: list[tuple[str, int]]) -> list[tuple[str, i
     return merged
 
 
+def quotable_sentences(text: str) -> list[tuple[int, str, int]]:
+    """(position, plain text, offset) of each sentence of a passage that may be quoted on its
+    own. A fragment (a bullet's second half, a lower-case run-on) never is."""
+    found = []
+    for position, (sentence, start) in enumerate(with_lists(text, split_sentences(text))):
+        quoted = plain(sentence)
+        if len(quoted.split()) < 4 or quoted[-1:] not in ".!?" or quoted[:1].islower():
+            continue
+        found.append((position, quoted, start))
+    return found
+
+
 def _inside_quote(text: str) -> bool:
     """An odd number of double quotes: the full stop ends quoted speech ("Say 'Ball!' ..."),
     which stays with the sentence around it."""
@@ -184,6 +199,8 @@ _CHOICE = re.compile(
     r"\b\w+ or (?!not\b|no\b|something\b|anything\b|is it\b|more\b|less\b|so\b|longer\b)\w+",
     re.IGNORECASE,
 )
+# A section may give the answering sentence when it scores at least this share of the best.
+_ANSWER_SECTION_SCORE = 0.8
 _JUDGEMENT = ("normal", "common", "usual", "ok", "okay", "safe", "fine", "worry", "too long")
 
 
@@ -211,6 +228,7 @@ class Candidate:
     words: int
     terms: frozenset[str]
     relevance: float  # idf-weighted share of the question's informative terms it contains
+    similarity: float = 0.0  # cosine with the carer's ask
 
 
 class ExtractiveGenerator:
@@ -223,7 +241,9 @@ class ExtractiveGenerator:
     3. A second section is added only when it scores close to the first, is on the same topic
        (same document or a shared topic), and adds a distinct point that shares words with the
        question.
-    4. Topic fit: no sentence about an alarming topic (emergencies, abuse, shaking, losing
+    4. When the index holds sentence vectors, a sentence of the top sections that answers the
+       carer's ask clearly better than anything chosen is added last (`_answering_sentence`).
+    5. Topic fit: no sentence about an alarming topic (emergencies, abuse, shaking, losing
        control) unless the question raises it or safety triage fired; no sentence with no
        informative word in common with the question or its section heading.
     """
@@ -240,6 +260,8 @@ class ExtractiveGenerator:
         second_ratio: float = 0.9,
         second_support: float = 0.2,
         duplicate_overlap: float = 0.6,
+        answer_floor: float = 0.5,
+        answer_margin: float = 0.1,
     ) -> None:
         self._idf = idf
         self.topic_fit = topic_fit or default_topic_fit()
@@ -250,6 +272,8 @@ class ExtractiveGenerator:
         self.second_ratio = second_ratio
         self.second_support = second_support
         self.duplicate_overlap = duplicate_overlap
+        self.answer_floor = answer_floor
+        self.answer_margin = answer_margin
 
     @property
     def idf(self) -> dict[str, float]:
@@ -305,6 +329,9 @@ class ExtractiveGenerator:
             chosen += self._second(
                 passages, fitting, primary, chosen, query_terms, weight, idf, asked, triaged
             )
+        chosen = self._answering_sentence(
+            chosen, passages, fitting, query_terms, weight, idf, asked, triaged
+        )
         return [
             Sentence(
                 self._verdict_fit(c.text, passages[c.passage], question, yes_no),
@@ -368,16 +395,21 @@ class ExtractiveGenerator:
         idf: dict[str, float],
     ) -> list[Candidate]:
         found = []
-        sentences = with_lists(passage.chunk.text, split_sentences(passage.chunk.text))
-        for position, (sentence, start) in enumerate(sentences):
-            text = plain(sentence)
-            words = len(text.split())
-            # A fragment (a bullet's second half, a lower-case run-on) is never quoted alone.
-            if words < 4 or text[-1:] not in ".!?" or text[:1].islower():
-                continue
+        for position, text, start in quotable_sentences(passage.chunk.text):
             terms = frozenset(tokenize(text))
             relevance = sum(idf.get(t, 1.0) for t in query_terms & terms) / weight
-            found.append(Candidate(text, index, start, position, words, terms, relevance))
+            found.append(
+                Candidate(
+                    text,
+                    index,
+                    start,
+                    position,
+                    len(text.split()),
+                    terms,
+                    relevance,
+                    passage.similarity.get(text, 0.0),
+                )
+            )
         return found
 
     def _fits(self, candidate: Candidate, asked: set[str], triaged: bool) -> bool:
@@ -454,6 +486,47 @@ class ExtractiveGenerator:
             kept.append(candidate)
             words += candidate.words
         return kept
+
+    def _answering_sentence(
+        self,
+        chosen: list[Candidate],
+        passages: list[Passage],
+        fitting: list[int],
+        query_terms: frozenset[str],
+        weight: float,
+        idf: dict[str, float],
+        asked: set[str],
+        triaged: bool,
+    ) -> list[Candidate]:
+        """The sentence that answers the carer's ask, when the run left it out ("do I put a
+        blanket over her sleeping bag?" is answered in the middle of a section). Of the top
+        sections' sentences, one whose meaning matches the ask (cosine >= `answer_floor`) and
+        clearly better (by `answer_margin`) than every chosen sentence is added last, after the
+        opening that sets the scene; the run is shortened to make room for it."""
+        top = passages[fitting[0]].score
+        pool = [
+            candidate
+            for index in fitting[:3]
+            if passages[index].similarity and passages[index].score >= top * _ANSWER_SECTION_SCORE
+            for candidate in self._candidates(passages[index], index, query_terms, weight, idf)
+            if self._fits(candidate, asked, triaged) and not _DANGLING.match(candidate.text)
+        ]
+        if not pool:
+            return chosen
+        best = max(pool, key=lambda candidate: candidate.similarity)
+        held = max((candidate.similarity for candidate in chosen), default=0.0)
+        if best.similarity < self.answer_floor or best.similarity < held + self.answer_margin:
+            return chosen
+        kept: list[Candidate] = []
+        words = best.words
+        for candidate in chosen:
+            if words + candidate.words > self.max_words or len(kept) + 1 >= self.max_sentences:
+                break
+            if _overlap(candidate.terms, best.terms) >= self.duplicate_overlap:
+                continue
+            kept.append(candidate)
+            words += candidate.words
+        return [*kept, best]
 
     def _second(
         self,

@@ -205,6 +205,22 @@ class Settings(BaseSettings):
         0.4, ge=0, le=1, description="Evidence penalty for question terms the library never uses."
     )
     max_answer_sentences: int = Field(6, ge=2, le=10)
+    answer_sentence_floor: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.01,
+        description=(
+            "A sentence of the top sections that matches the carer's ask at least this well "
+            "(cosine) may be added to the answer when the opening run left it out; above 1 "
+            "turns this off. Chosen on blind grades of the dev question sets."
+        ),
+    )
+    answer_sentence_margin: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="...and only when it matches the ask this much better than any chosen one.",
+    )
     safety_classifier_path: Path = Field(
         Path(__file__).parent / "safety_rules" / "classifier.safetensors",
         description="The fine-tuned safety classifier (`nurture train-safety` writes it).",

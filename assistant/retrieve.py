@@ -17,6 +17,7 @@ from chromadb.api.models.Collection import Collection
 from pydantic import BaseModel, Field
 
 from assistant.asks import ask_of
+from assistant.compose import quotable_sentences
 from assistant.config import Settings
 from assistant.embeddings import Embedder
 from assistant.lexical import LexicalIndex, tokenize
@@ -83,6 +84,9 @@ class Retrieval:
     # uses. Compared with `abstain_threshold`.
     evidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The vector of what the carer asks: the last asking sentence of a long message, or the
+    # whole query (see `ask_of`).
+    ask_vector: np.ndarray | None = None
 
     @property
     def best_question(self) -> float:
@@ -118,6 +122,8 @@ class IndexView:
     question_list: list[QuestionRecord] = field(default_factory=list)
     sections: dict[str, list[Chunk]] = field(default_factory=dict)
     question_terms: set[str] = field(default_factory=set)
+    # Each quotable sentence's unit vector, by its text (empty for a generation without them).
+    sentence_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -169,6 +175,13 @@ class IndexView:
         for record in question_list:
             question_terms.update(tokenize(record.text))
             words.update(re.findall(r"[a-z]+", record.text.lower()))
+        sentence_vectors: dict[str, np.ndarray] = {}
+        quoted = store.sentence_collection(generation)
+        if quoted is not None:
+            texts, found = store.sentences(quoted)
+            if len(texts):
+                found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
+                sentence_vectors = dict(zip(texts, found.astype(np.float32), strict=True))
         # Search corrects five-letter typos too ("shoud"), against the library's own words.
         normalise = Normaliser(
             words, known_words, min_correctable=_SEARCH_MIN_CORRECTABLE, frequency=words
@@ -186,6 +199,7 @@ class IndexView:
             question_list,
             sections,
             question_terms,
+            sentence_vectors,
         )
 
     def idf_of(self, term: str) -> float:
@@ -274,6 +288,7 @@ class Retriever:
 
         started = time.perf_counter()
         hits = fuse(dense, lexical, fusion, settings.fusion_alpha, settings.rrf_k)
+        ask_vector = query_vector
         if use_questions:
             matched = self._match_questions(view, query, query_vector, mode, allowed)
             if ask:
@@ -300,7 +315,21 @@ class Retriever:
         timings["fuse"] = _ms(started)
         best_dense = max((score for _, score in dense), default=0.0)
         evidence = best_dense + self._support(view, query, hits)
-        return Retrieval(query, hits, best_dense, query_vector, evidence, timings)
+        return Retrieval(query, hits, best_dense, query_vector, evidence, timings, ask_vector)
+
+    def similarity(self, text: str, vector: np.ndarray | None) -> dict[str, float]:
+        """Each quotable sentence of `text` (a section) with its cosine to `vector`, for the
+        sentences the index holds; empty when it holds none or there is no vector."""
+        held = self.view().sentence_vectors
+        if vector is None or not held:
+            return {}
+        unit = np.asarray(vector, dtype=np.float32)
+        unit = unit / max(float(np.linalg.norm(unit)), 1e-12)
+        return {
+            quoted: float(held[quoted] @ unit)
+            for _, quoted, _ in quotable_sentences(text)
+            if quoted in held
+        }
 
     def _match_questions(
         self,

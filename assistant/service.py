@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,8 @@ class Prepared:
     started: float
     # The evidence is middling: quote the closest section, saying it is not an exact answer.
     closest: bool = False
+    # For each hit, its quotable sentences' cosine with the carer's ask.
+    similarities: list[dict[str, float]] = field(default_factory=list)
 
 
 class Assistant:
@@ -262,8 +264,19 @@ class Assistant:
             if not hits and not reason:
                 reason = "no_evidence"
         sources = [citation(n, hit.chunk, hit.score) for n, hit in enumerate(hits, start=1)]
+        similarities = [self._similarity(hit, retrieval.ask_vector) for hit in hits]
         return Prepared(
-            question, history, safety, hits, sources, reason, related, timings, started, closest
+            question,
+            history,
+            safety,
+            hits,
+            sources,
+            reason,
+            related,
+            timings,
+            started,
+            closest,
+            similarities,
         )
 
     def finish(self, prepared: Prepared) -> Answer:
@@ -289,8 +302,13 @@ class Assistant:
                 hit.score,
                 asked_directly=self._asked_directly(hit),
                 question=hit.question_dense or 0.0,
+                similarity=similarity,
             )
-            for hit in prepared.hits
+            for hit, similarity in zip(
+                prepared.hits,
+                prepared.similarities or [{} for _ in prepared.hits],
+                strict=True,
+            )
         ]
         triaged = prepared.safety.category != "none"
         sentences = self.generator.generate(
@@ -383,6 +401,17 @@ class Assistant:
         if self.triage.fits(category, hit.chunk.topics):
             return True
         return category != "emergency" and self._asked_directly(hit)
+
+    def _similarity(self, hit: Hit, vector: np.ndarray | None) -> dict[str, float]:
+        """The hit's sentences scored against the ask; none if the index went away (the
+        composer then chooses by words alone)."""
+        if self.retriever is None:
+            return {}
+        try:
+            return self.retriever.similarity(hit.chunk.text, vector)
+        except Exception as error:  # noqa: BLE001 - the retrieval boundary
+            logger.warning("composing without sentence vectors: %s", _kind(error))
+            return {}
 
     def _asked_directly(self, hit: Hit) -> bool:
         return (hit.question_dense or 0.0) >= self.settings.topic_question_floor
@@ -551,6 +580,8 @@ def build_generator(
         idf,
         topic_fit=topic_fit,
         max_sentences=settings.max_answer_sentences,
+        answer_floor=settings.answer_sentence_floor,
+        answer_margin=settings.answer_sentence_margin,
     )
     llm = build_llm_generator(settings)
     if llm is None:

@@ -8,6 +8,7 @@ on which generation is serving. Moving the pointer is a single-record upsert: at
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 _ACTIVE = "active"
 _DRAFT = "draft"
 _QUESTIONS = "_questions"  # suffix of a generation's question collection
+_SENTENCES = "_sentences"  # suffix of a generation's quotable-sentence collection
 _PAGE = 5000  # chunks read per request
 _PAGE_IDS = 500  # document ids per `$in` filter
 _PAGE_GET = 1000  # ids per `get(ids=...)` (SQLite refuses ~32k variables; vectors are large)
@@ -136,10 +138,25 @@ class IndexStore:
 
     def question_collection(self, generation: str) -> Collection | None:
         """The generation's question index, or None for a generation built before it existed."""
+        return self._optional(self.question_collection_name(generation))
+
+    def sentence_collection_name(self, generation: str) -> str:
+        return f"{self.prefix}_{generation}{_SENTENCES}"
+
+    def new_sentence_collection(self, generation: str, model: str, dimension: int) -> Collection:
+        return self.client.create_collection(
+            self.sentence_collection_name(generation),
+            embedding_function=RefuseToEmbed(),
+            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
+        )
+
+    def sentence_collection(self, generation: str) -> Collection | None:
+        """The generation's quotable sentences, or None for a generation built before them."""
+        return self._optional(self.sentence_collection_name(generation))
+
+    def _optional(self, name: str) -> Collection | None:
         try:
-            return self.client.get_collection(
-                self.question_collection_name(generation), embedding_function=RefuseToEmbed()
-            )
+            return self.client.get_collection(name, embedding_function=RefuseToEmbed())
         except (ValueError, NotFoundError):
             return None
 
@@ -244,7 +261,7 @@ class IndexStore:
         for name in names:
             if name.startswith(prefix):
                 generation = name[len(self.prefix) + 1 :]
-                found.add(generation.removesuffix(_QUESTIONS))
+                found.add(generation.removesuffix(_QUESTIONS).removesuffix(_SENTENCES))
         return sorted(found)
 
     def drop_generation(self, name: str) -> None:
@@ -253,7 +270,11 @@ class IndexStore:
             collection.name if hasattr(collection, "name") else str(collection)
             for collection in self.client.list_collections()
         }
-        for collection in (self.collection_name(name), self.question_collection_name(name)):
+        for collection in (
+            self.collection_name(name),
+            self.question_collection_name(name),
+            self.sentence_collection_name(name),
+        ):
             if collection in existing:
                 self.client.delete_collection(collection)
         self._meta.delete(ids=[f"gen:{name}"])
@@ -426,6 +447,30 @@ class IndexStore:
             (QuestionRecord.from_metadata(record_id, text, meta), score)
             for record_id, text, meta, score in _nearest(collection, vector, k, where)
         ]
+
+    # -- quotable sentences (each embedded once, so the composer can tell which answers) --
+
+    def add_sentences(
+        self, collection: Collection, texts: Sequence[str], vectors: np.ndarray
+    ) -> None:
+        batch = self.client.get_max_batch_size()
+        for start in range(0, len(texts), batch):
+            part = list(texts[start : start + batch])
+            collection.add(
+                ids=[sentence_id(text) for text in part],
+                documents=part,
+                embeddings=vectors[start : start + batch],
+            )
+
+    def sentences(self, collection: Collection) -> tuple[list[str], np.ndarray]:
+        """Every sentence of a sentence collection and its vector, read in pages."""
+        rows, vectors = _read_pages(collection, [None], with_vectors=True)
+        return [text for _, text, _ in rows], vectors
+
+
+def sentence_id(text: str) -> str:
+    """A sentence's id: the same words give the same id in every generation."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _read_pages(

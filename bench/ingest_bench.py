@@ -1,4 +1,5 @@
-"""Ingest: raw model throughput vs the whole pipeline on the same chunks, and a no-change re-run."""
+"""Ingest: raw model throughput vs the whole pipeline on the same texts (chunks, question
+phrasings and quotable sentences), and a no-change re-run."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from assistant.store import open_store
 from ingest.chunk import Chunker
 from ingest.load import load_corpus
 from ingest.pipeline import Pipeline
+from ingest.questions import question_records
+from ingest.sentences import sentence_texts
 from ingest.validate import validate_document
 
 
@@ -22,12 +25,20 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int =
     loaded = load_corpus(settings.corpus_dir)
     chunker = Chunker(embedder, settings.chunk_size, settings.chunk_overlap)
     chunks = []
+    documents = []
     for raw in loaded.documents:
         try:
-            chunks.extend(chunker.chunk(validate_document(raw)))
+            document = validate_document(raw)
+            chunks.extend(chunker.chunk(document))
+            documents.append(document)
         except CorpusError:
             continue  # the pipeline skips it too; `nurture check` reports it
-    texts = [chunk.embedding_text() for chunk in chunks]
+    # Everything a full ingest embeds: chunks, each distinct question phrasing, each sentence.
+    phrasings = sorted(
+        {record.text for doc in documents for record in question_records(doc, chunks)}
+    )
+    sentences = sentence_texts(documents)
+    texts = [chunk.embedding_text() for chunk in chunks] + phrasings + sentences
     embedder.embed_documents(texts[:64])  # warm up
 
     raw_times, pipeline_times, no_change_times = [], [], []
@@ -42,7 +53,10 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int =
             pipeline = Pipeline(run_settings, open_store(run_settings), embedder)
             started = time.perf_counter()
             report = pipeline.run(full=True)
-            assert report.chunks == len(texts), "pipeline and raw must embed the same chunks"
+            embedded = report.texts_embedded + report.questions_embedded
+            assert embedded + report.sentences_embedded == len(texts), (
+                "pipeline and raw must embed the same texts"
+            )
             pipeline_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             again = Pipeline(run_settings, open_store(run_settings), embedder).run()
@@ -56,9 +70,10 @@ def run(settings: Settings, embedder: SentenceTransformerEmbedder, rounds: int =
     pipeline = min(pipeline_times)
     return {
         "documents": report.documents,
-        "chunks": len(texts),
-        "raw_encode_chunks_per_s": len(texts) / raw,
-        "pipeline_chunks_per_s": len(texts) / pipeline,
+        "chunks": len(chunks),
+        "texts": len(texts),
+        "raw_encode_texts_per_s": len(texts) / raw,
+        "pipeline_texts_per_s": len(texts) / pipeline,
         "pipeline_vs_raw_ratio": raw / pipeline,
         "no_change_reingest_s": statistics.median(no_change_times),
         "rounds": rounds,

@@ -105,7 +105,8 @@ def ingest(
             f"{report.chunks} chunks; re-embedded {len(report.embedded)} documents "
             f"({report.texts_embedded} chunks), reused {len(report.reused)}, "
             f"removed {len(report.removed)}; {report.questions} question phrasings "
-            f"({report.questions_embedded} embedded) ({report.seconds:.1f} s)."
+            f"({report.questions_embedded} embedded), {report.sentences} quotable sentences "
+            f"({report.sentences_embedded} embedded) ({report.seconds:.1f} s)."
         )
     if report.errors:
         err.print(f"{len(report.errors)} file(s) had errors; fix them and run ingest again.")
@@ -148,7 +149,8 @@ def preview(
     out.print(
         f"Draft generation {report.draft} (live: {report.live or 'none'}): re-embedded "
         f"{len(report.documents_embedded)} documents ({report.texts_embedded} chunks, "
-        f"{report.questions_embedded} question phrasings); removed {len(report.removed)}.",
+        f"{report.questions_embedded} question phrasings, {report.sentences_embedded} "
+        f"sentences); removed {len(report.removed)}.",
         highlight=False,
     )
     if report.bars:

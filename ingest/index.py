@@ -42,9 +42,11 @@ def write_generation(
     questions: Sequence[QuestionRecord] = (),
     question_vectors: np.ndarray | None = None,
     question_lexical_root: Path | None = None,
+    sentences: Sequence[str] = (),
+    sentence_vectors: np.ndarray | None = None,
 ) -> Generation:
-    """Build, verify and record a generation (passages and questions). It is not active until
-    `activate` is called."""
+    """Build, verify and record a generation (passages, questions and quotable sentences). It
+    is not active until `activate` is called."""
     name, collection = store.new_generation(embedder.name, embedder.dimension)
     try:
         store.add(collection, chunks, vectors)
@@ -56,6 +58,14 @@ def write_generation(
             store.add_questions(asked, questions, question_vectors)
             verify_questions(store, name, embedder, questions)
             build_question_lexical(list(questions)).save(question_lexical_root / name)
+        if sentences:
+            assert sentence_vectors is not None
+            quoted = store.new_sentence_collection(name, embedder.name, embedder.dimension)
+            store.add_sentences(quoted, sentences, sentence_vectors)
+            if quoted.count() != len(sentences):
+                raise VerificationError(
+                    f"generation {name} holds {quoted.count()} sentences, expected {len(sentences)}"
+                )
         store.record_documents(name, documents)
     except BaseException:
         # Clean up what we can; anything left behind is pruned by the next ingest.

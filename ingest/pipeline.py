@@ -30,6 +30,7 @@ from ingest.embed import embed_chunks
 from ingest.index import build_lexical, prune, write_generation
 from ingest.load import load_corpus
 from ingest.questions import question_records
+from ingest.sentences import sentence_texts
 from ingest.validate import validate_document
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class IngestReport:
     texts_embedded: int = 0
     questions: int = 0
     questions_embedded: int = 0
+    sentences: int = 0
+    sentences_embedded: int = 0
     seconds: float = 0.0
 
     @property
@@ -207,6 +210,7 @@ class Pipeline:
             report.chunks = previous.chunk_count
             report.reused = sorted(plan.manifest)
             self._ensure_lexical(previous.name)
+            self._ensure_sentences(previous.name)
             if not self.store.documents(previous.name):  # an index from before documents were kept
                 self.store.record_documents(previous.name, list(plan.documents.values()))
             return report
@@ -251,6 +255,10 @@ class Pipeline:
             new_chunks,
         )
         report.questions = len(questions)
+        sentences, sentence_vectors, report.sentences_embedded = self._sentences(
+            previous.name if previous is not None else None, served
+        )
+        report.sentences = len(sentences)
         generation = write_generation(
             self.store,
             self.embedder,
@@ -262,6 +270,8 @@ class Pipeline:
             questions,
             question_vectors,
             self.settings.question_lexical_dir,
+            sentences,
+            sentence_vectors,
         )
         if activate:
             self.store.activate(generation.name, previous=previous.name if previous else None)
@@ -308,6 +318,37 @@ class Pipeline:
         if not records:
             return [], np.zeros((0, self.embedder.dimension), dtype=np.float32), 0
         return records, np.vstack(vectors).astype(np.float32), len(unseen)
+
+    def _sentences(
+        self, previous: str | None, documents: list[Document]
+    ) -> tuple[list[str], np.ndarray, int]:
+        """The quotable sentences of the new generation's documents and their vectors; a
+        sentence whose words are unchanged keeps its vector from the previous generation."""
+        by_text: dict[str, np.ndarray] = {}
+        old = self.store.sentence_collection(previous) if previous else None
+        if old is not None:
+            texts, vectors = self.store.sentences(old)
+            by_text = dict(zip(texts, vectors, strict=True))
+        texts = sentence_texts(documents)
+        unseen = [text for text in texts if text not in by_text]
+        if unseen:
+            logger.info("embedding %d quotable sentences", len(unseen))
+            by_text.update(zip(unseen, self.embedder.embed_documents(unseen), strict=True))
+        if not texts:
+            return [], np.zeros((0, self.embedder.dimension), dtype=np.float32), 0
+        return texts, np.vstack([by_text[text] for text in texts]).astype(np.float32), len(unseen)
+
+    def _ensure_sentences(self, name: str) -> None:
+        """A generation built before sentences were embedded gets them, so an unchanged
+        library still tells the composer which sentence answers."""
+        if self.store.sentence_collection(name) is not None:
+            return
+        texts, vectors, _ = self._sentences(None, self.store.documents(name))
+        if texts:
+            collection = self.store.new_sentence_collection(
+                name, self.embedder.name, self.embedder.dimension
+            )
+            self.store.add_sentences(collection, texts, vectors)
 
     def _lexical_roots(self) -> list[Path]:
         return [self.settings.lexical_dir, self.settings.question_lexical_dir]

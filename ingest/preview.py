@@ -40,6 +40,7 @@ class PreviewReport:
     documents_embedded: list[str] = field(default_factory=list)
     texts_embedded: int = 0
     questions_embedded: int = 0
+    sentences_embedded: int = 0
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
@@ -123,6 +124,7 @@ def preview(
         documents_embedded=built.embedded,
         texts_embedded=built.texts_embedded,
         questions_embedded=built.questions_embedded,
+        sentences_embedded=built.sentences_embedded,
         removed=built.removed,
         errors=[str(error) for error in built.errors],
     )

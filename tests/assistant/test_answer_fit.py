@@ -12,12 +12,13 @@ import pytest
 from assistant import Assistant
 from assistant.answer_sheet import answer_body
 from assistant.config import Settings
+from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
 from assistant.retrieve import Hit, add_question_matches
 from assistant.service import check_length
 from assistant.topic_fit import default_topic_fit
-from tests.conftest import make_chunk, run_cli
+from tests.conftest import make_chunk, run_cli, with_changes
 
 ALARMING = re.compile(
     r"\b(999|harm|abuse|bruis\w*|shak\w*|lose control|disclos\w*|confront)\b", re.IGNORECASE
@@ -324,3 +325,25 @@ def test_a_verdict_is_not_quoted_under_a_question_it_does_not_answer(
     )
     assert choice.citations[0].section.startswith("Can I refer a foster child to speech")
     assert not choice.answer.lower().startswith(("often yes", "yes", "no"))
+
+
+def test_the_sentence_that_answers_is_quoted_even_mid_section(
+    shipped_assistant: Assistant,
+    shipped_settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """The library says not to put a blanket over a sleeping bag in the middle of a section;
+    the run of the best section's opening sentences leaves it out, the sentence index finds it."""
+    question = "her hands feel cold at night, should i put a blanket on top of her sleeping bag"
+    answer = shipped_assistant.ask(question)
+    assert answer.safety.category == "none" and not answer.abstained
+    assert citation_problems(answer) == []
+    body = answer_body(answer)
+    assert re.search(r"not put a blanket or duvet on top of a sleeping bag", body), body
+    assert 40 <= words(body) <= 140
+    # With the sentence index not consulted, the same question misses it.
+    without = Assistant.from_settings(
+        with_changes(shipped_settings, answer_sentence_floor=1.01),
+        embedder=embedder,
+    ).ask(question)
+    assert "on top of a sleeping bag" not in answer_body(without)

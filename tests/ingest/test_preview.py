@@ -89,7 +89,9 @@ def test_preview_re_embeds_only_the_edited_document_and_reports_changes(
     # The edited document's chunks and its new question phrasings; nothing else.
     assert report.texts_embedded == len(edited_chunks)
     build_done = embedded_by_step["asking the gold questions of the draft and the live generation"]
-    assert build_done == report.texts_embedded + report.questions_embedded
+    assert (
+        build_done == report.texts_embedded + report.questions_embedded + report.sentences_embedded
+    )
     assert 0 < report.questions_embedded <= 3
     # Nothing serves the draft yet.
     assert store.pointer()[0] == live

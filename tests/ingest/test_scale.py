@@ -131,17 +131,23 @@ def test_pruning_removes_collections_and_segment_folders(
         )
         assert asked_from is not None
         store.add_questions(asked, records, question_vectors)
+        quoted_from = store.sentence_collection(str(first.active))
+        assert quoted_from is not None
+        texts, sentence_vectors = store.sentences(quoted_from)
+        quoted = store.new_sentence_collection(name, embedder.name, embedder.dimension)
+        store.add_sentences(quoted, texts, sentence_vectors)
     for step in range(3):
         pause = settings.corpus_dir / "programmes" / "pause.md"
         pause.write_text(pause.read_text() + f"\nMore about Pause, part {step}.\n")
         report = Pipeline(settings, store, embedder).run()
         assert report.ok
-    # Two generations (active and previous), each with passages and questions, and meta.
+    # Two generations (active and previous), each with passages, questions and sentences,
+    # and meta.
     names = sorted(c.name for c in store.client.list_collections())
-    assert len(names) == 5, names
+    assert len(names) == 7, names
     assert set(store.generations()) == {report.active, report.previous}
     # Every segment folder on disk belongs to a live collection: nothing orphaned.
-    assert len(segment_folders(settings)) <= 5
+    assert len(segment_folders(settings)) <= 7
     assert store.sweep_segments() == []
 
 
