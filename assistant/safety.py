@@ -60,6 +60,14 @@ class Rule:
     regex: re.Pattern[str]
 
 
+# Crisis rules that hear distress ("at the end of my rope", "falling apart"), not a risk of harm.
+_DISTRESS_RULES = frozenset({"pattern:breaking-point", "concept:breaking-point-alone"})
+_LOSING_CONTROL = re.compile(
+    r"\b(?:snap\w*|los(?:e|ing) it|lost it|lose my temper|angry|anger|rage|furious|shak\w*|"
+    r"hurt\w*|harm\w*|hit\w*|smack\w*|throw\w*|scream(?:ed|ing)? at|shout(?:ed|ing)? at)\b"
+)
+
+
 class SafetyTriage:
     def __init__(
         self,
@@ -98,7 +106,7 @@ class SafetyTriage:
             load_replacements(rules_dir / "normalise.yaml"),
         )
         self.messages: dict[str, str] = yaml.safe_load((rules_dir / "messages.yaml").read_text())
-        missing = {*SAFETY_PRIORITY, "not_english"} - set(self.messages)
+        missing = {*SAFETY_PRIORITY, "not_english", "carer_support"} - set(self.messages)
         if missing:
             raise ValueError(f"{rules_dir / 'messages.yaml'} has no message for {sorted(missing)}")
         self.classifier = classifier
@@ -197,9 +205,18 @@ class SafetyTriage:
             return SafetyResult()
         # The most urgent category wins; within it, the first layer that found it is recorded.
         category, matched = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))
-        return SafetyResult(
-            category=category, message=self.messages[category].strip(), matched=matched
-        )
+        message = self.messages[category]
+        if category == "carer_crisis" and self._distress_only(found, text):
+            message = self.messages["carer_support"]
+        return SafetyResult(category=category, message=message.strip(), matched=matched)
+
+    def _distress_only(self, found: list[tuple[SafetyCategory, str]], text: str) -> bool:
+        """The carer sounds overwhelmed but says nothing of hurting anyone: only the
+        classifier or a breaking-point rule found the crisis, and no word of losing control."""
+        crisis = [matched for category, matched in found if category == "carer_crisis"]
+        return all(
+            matched.startswith("classifier:") or matched in _DISTRESS_RULES for matched in crisis
+        ) and not _LOSING_CONTROL.search(self.normalise(text))
 
     def learn_words(self, terms: Iterable[str]) -> None:
         """Count words with these stemmed terms (the library's own) as English in
