@@ -114,12 +114,7 @@ class IndexStore:
     def new_generation(self, model: str, dimension: int) -> tuple[str, Collection]:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         name = f"g{stamp}{secrets.token_hex(3)}"
-        collection = self.client.create_collection(
-            self.collection_name(name),
-            embedding_function=RefuseToEmbed(),
-            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
-        )
-        return name, collection
+        return name, self._create(self.collection_name(name), model, dimension)
 
     def collection(self, generation: str) -> Collection:
         return self.client.get_collection(
@@ -130,11 +125,7 @@ class IndexStore:
         return f"{self.prefix}_{generation}{_QUESTIONS}"
 
     def new_question_collection(self, generation: str, model: str, dimension: int) -> Collection:
-        return self.client.create_collection(
-            self.question_collection_name(generation),
-            embedding_function=RefuseToEmbed(),
-            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
-        )
+        return self._create(self.question_collection_name(generation), model, dimension)
 
     def question_collection(self, generation: str) -> Collection | None:
         """The generation's question index, or None for a generation built before it existed."""
@@ -144,15 +135,18 @@ class IndexStore:
         return f"{self.prefix}_{generation}{_SENTENCES}"
 
     def new_sentence_collection(self, generation: str, model: str, dimension: int) -> Collection:
-        return self.client.create_collection(
-            self.sentence_collection_name(generation),
-            embedding_function=RefuseToEmbed(),
-            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
-        )
+        return self._create(self.sentence_collection_name(generation), model, dimension)
 
     def sentence_collection(self, generation: str) -> Collection | None:
         """The generation's quotable sentences, or None for a generation built before them."""
         return self._optional(self.sentence_collection_name(generation))
+
+    def _create(self, name: str, model: str, dimension: int) -> Collection:
+        return self.client.create_collection(
+            name,
+            embedding_function=RefuseToEmbed(),
+            metadata={"hnsw:space": "cosine", "model": model, "dimension": dimension},
+        )
 
     def _optional(self, name: str) -> Collection | None:
         try:
