@@ -93,6 +93,8 @@ MUST_NOT_TRIGGER = [
     "his tongue is bright blue from a slushie at the fair",
     "the battery in the baby monitor has gone flat, which ones does it take?",
     "the letterbox letter came with names blacked out, should I read it to him now?",
+    # "Ashy" is also everyday English for dry skin on brown and black skin.
+    "my foster daughter is black and her skin is really dry and ashy, what should i use on it",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -113,6 +115,8 @@ STILL_FIRES = {
     "tidying up after the party and the coin battery from a card is gone, she is dribbling": (
         "emergency"
     ),
+    "his skin has gone ashy and dusky round his lips": "emergency",
+    "her lips are ashy and she is breathing really fast": "emergency",
 }
 
 
