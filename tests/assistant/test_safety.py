@@ -95,6 +95,8 @@ MUST_NOT_TRIGGER = [
     "the letterbox letter came with names blacked out, should I read it to him now?",
     # "Ashy" is also everyday English for dry skin on brown and black skin.
     "my foster daughter is black and her skin is really dry and ashy, what should i use on it",
+    # "A bit" is not a bite.
+    "birth mum told the sw i dont feed him properly because hes lost a bit of weight with a bug",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -116,6 +118,7 @@ STILL_FIRES = {
         "emergency"
     ),
     "his skin has gone ashy and dusky round his lips": "emergency",
+    "she told me daddy bit her on the arm": "safeguarding",
     "her lips are ashy and she is breathing really fast": "emergency",
 }
 
