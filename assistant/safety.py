@@ -60,6 +60,13 @@ class Rule:
     regex: re.Pattern[str]
 
 
+# Messages besides one per category: another language, a carer in distress, the fever rule.
+_MESSAGE_VARIANTS = ("not_english", "carer_support", "medical_fever")
+# A temperature or fever in the message: the medical lines add the under-3-months fever rule.
+_FEVER = re.compile(
+    r"\b(?:temperature|temp|fever\w*|pyrexia|burning up|hot to (?:the )?touch|"
+    r"(?:3[7-9]|4[0-2])(?: point| \d)? ?(?:degrees|c)\b)"
+)
 # Crisis rules that hear distress ("at the end of my rope", "falling apart"), not a risk of harm.
 _DISTRESS_RULES = frozenset({"pattern:breaking-point", "concept:breaking-point-alone"})
 _LOSING_CONTROL = re.compile(
@@ -106,7 +113,7 @@ class SafetyTriage:
             load_replacements(rules_dir / "normalise.yaml"),
         )
         self.messages: dict[str, str] = yaml.safe_load((rules_dir / "messages.yaml").read_text())
-        missing = {*SAFETY_PRIORITY, "not_english", "carer_support"} - set(self.messages)
+        missing = {*SAFETY_PRIORITY, *_MESSAGE_VARIANTS} - set(self.messages)
         if missing:
             raise ValueError(f"{rules_dir / 'messages.yaml'} has no message for {sorted(missing)}")
         self.classifier = classifier
@@ -208,7 +215,15 @@ class SafetyTriage:
         message = self.messages[category]
         if category == "carer_crisis" and self._distress_only(found, text):
             message = self.messages["carer_support"]
+        if category == "medical" and _FEVER.search(self.normalise(text)):
+            message = self._with_fever_rule(message)
         return SafetyResult(category=category, message=message.strip(), matched=matched)
+
+    def _with_fever_rule(self, message: str) -> str:
+        """The medical message with the under-3-months fever rule after its first line."""
+        line_end = message.index("\n", message.index("\n- ") + 1)
+        rule = self.messages["medical_fever"].strip()
+        return f"{message[:line_end]} {rule}{message[line_end:]}"
 
     def _distress_only(self, found: list[tuple[SafetyCategory, str]], text: str) -> bool:
         """The carer sounds overwhelmed but says nothing of hurting anyone: only the

@@ -349,3 +349,19 @@ def test_a_carer_who_may_hurt_someone_gets_the_full_crisis_steps(
     assert result.category == "carer_crisis"
     assert result.message == with_classifier.messages["carer_crisis"].strip()
     assert "Never shake a baby" in result.message
+
+
+def test_the_fever_rule_comes_with_a_temperature_not_with_a_feeding_question(
+    triage: SafetyTriage,
+) -> None:
+    fever = triage.triage(
+        "my 4 month old has a temperature of 38.5 and is grumpy, should i call the gp"
+    )
+    assert fever.category == "medical" and fever.message is not None
+    assert "under 3 months with a temperature of 38°C" in fever.message
+    assert fever.message.index("38°C") < fever.message.index("Nurture cannot give")
+    dose = triage.triage("how much paracetamol for a 3 month old")
+    assert dose.category == "medical" and dose.message is not None
+    assert "38°C" not in dose.message
+    for phrase in ("pharmacist", "GP", "health visitor", "NHS 111", "999"):
+        assert phrase in dose.message and phrase in fever.message
