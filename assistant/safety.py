@@ -58,21 +58,11 @@ class Rule:
     category: SafetyCategory
     id: str
     regex: re.Pattern[str]
+    distress: bool = False  # carer crisis heard as distress, not a risk of harm (patterns.yaml)
 
 
 # Messages besides one per category: another language, a carer in distress, the fever rule.
 _MESSAGE_VARIANTS = ("not_english", "carer_support", "medical_fever")
-# A temperature or fever in the message: the medical lines add the under-3-months fever rule.
-_FEVER = re.compile(
-    r"\b(?:temperature|temp|fever\w*|pyrexia|burning up|hot to (?:the )?touch|"
-    r"(?:3[7-9]|4[0-2])(?: point| \d)? ?(?:degrees|c)\b)"
-)
-# Crisis rules that hear distress ("at the end of my rope", "falling apart"), not a risk of harm.
-_DISTRESS_RULES = frozenset({"pattern:breaking-point", "concept:breaking-point-alone"})
-_LOSING_CONTROL = re.compile(
-    r"\b(?:snap\w*|los(?:e|ing) it|lost it|lose my temper|angry|anger|rage|furious|shak\w*|"
-    r"hurt\w*|harm\w*|hit\w*|smack\w*|throw\w*|scream(?:ed|ing)? at|shout(?:ed|ing)? at)\b"
-)
 
 
 class SafetyTriage:
@@ -100,13 +90,23 @@ class SafetyTriage:
                         f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r} is not a valid "
                         f"regular expression ({error})"
                     ) from None
-                self.rules.append(Rule(category, entry["id"], regex))
+                distress = entry.get("distress", False)
+                if distress not in (True, False) or (distress and category != "carer_crisis"):
+                    raise ValueError(
+                        f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
+                        "'distress: true' is for carer_crisis patterns only"
+                    )
+                self.rules.append(Rule(category, entry["id"], regex, distress))
                 vocabulary.update(re.findall(r"[a-z]{6,}", re.sub(r"\\[a-z]", " ", source)))
         self.general = [re.compile(pattern) for pattern in data.get("general", [])]
         self.concepts = ConceptLayer(rules_dir / "concepts.yaml")
         # Decisions the classifier may raise: symptom concepts (`symptom: true`), never a dose or
         # diagnosis question ("does my baby have autism? he doesn't look at me" is no emergency).
         self._raisable = {f"concept:{c.id}" for c in self.concepts.concepts if c.symptom}
+        # Crisis decisions that hear distress, not a risk of harm (`distress: true`).
+        self._distress = {f"pattern:{r.id}" for r in self.rules if r.distress} | {
+            f"concept:{c.id}" for c in self.concepts.concepts if c.distress
+        }
         self.normalise = Normaliser(
             vocabulary | self.concepts.vocabulary,
             known_words,
@@ -120,10 +120,6 @@ class SafetyTriage:
         # Words the library itself uses ("toddler", "purees"): English, though the model's
         # vocabulary may not hold them whole (`learn_words`).
         self.library_words: frozenset[str] = frozenset()
-        concepts = yaml.safe_load((rules_dir / "concepts.yaml").read_text(encoding="utf-8"))
-        self._health_worry = re.compile(
-            r"\b(?:" + "|".join(t.strip() for t in concepts["health_worry"].split(" | ")) + r")\b"
-        )
         fitting = yaml.safe_load((rules_dir / "after_safety.yaml").read_text(encoding="utf-8"))
         self.fitting_topics = {
             category: {_topic(t) for t in fitting.get(category, [])} for category in SAFETY_PRIORITY
@@ -131,7 +127,7 @@ class SafetyTriage:
 
     def health_worry(self, text: str) -> bool:
         """Any sign of a health or danger worry, even one that triaged to nothing."""
-        return bool(self._health_worry.search(self.normalise(text)))
+        return bool(self.concepts.word_lists["health_worry"].search(self.normalise(text)))
 
     def fits(self, category: SafetyCategory, topics: list[str]) -> bool:
         """Whether a document with these topics may be quoted after this category's message."""
@@ -156,7 +152,11 @@ class SafetyTriage:
     def decisions(self, text: str, *, classify: bool = True) -> list[tuple[SafetyCategory, str]]:
         """Every layer's decision, in layer order: patterns, concepts, classifier (when
         `classify` and the classifier is loaded)."""
-        normalised = self.normalise(text)
+        return self._decisions(text, self.normalise(text), classify)
+
+    def _decisions(
+        self, text: str, normalised: str, classify: bool
+    ) -> list[tuple[SafetyCategory, str]]:
         live = self.is_live(normalised)
         found = self._rule_decisions(normalised, live)
         # The learned layer speaks when the readable layers are silent, or raises a symptom
@@ -203,7 +203,8 @@ class SafetyTriage:
         return frozenset(c for c in allowed if live or c not in _LIVE_ONLY)
 
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
-        found = self.decisions(text, classify=classify)
+        normalised = self.normalise(text)
+        found = self._decisions(text, normalised, classify)
         if not found:
             if self.unreadable(text):
                 return SafetyResult(
@@ -213,9 +214,10 @@ class SafetyTriage:
         # The most urgent category wins; within it, the first layer that found it is recorded.
         category, matched = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))
         message = self.messages[category]
-        if category == "carer_crisis" and self._distress_only(found, text):
+        words = self.concepts.word_lists
+        if category == "carer_crisis" and self._distress_only(found, normalised):
             message = self.messages["carer_support"]
-        if category == "medical" and _FEVER.search(self.normalise(text)):
+        if category == "medical" and words["fever_words"].search(normalised):
             message = self._with_fever_rule(message)
         return SafetyResult(category=category, message=message.strip(), matched=matched)
 
@@ -225,13 +227,13 @@ class SafetyTriage:
         rule = self.messages["medical_fever"].strip()
         return f"{message[:line_end]} {rule}{message[line_end:]}"
 
-    def _distress_only(self, found: list[tuple[SafetyCategory, str]], text: str) -> bool:
+    def _distress_only(self, found: list[tuple[SafetyCategory, str]], normalised: str) -> bool:
         """The carer sounds overwhelmed but says nothing of hurting anyone: only the
-        classifier or a breaking-point rule found the crisis, and no word of losing control."""
+        classifier or a `distress: true` rule found the crisis, and no word of losing control."""
         crisis = [matched for category, matched in found if category == "carer_crisis"]
         return all(
-            matched.startswith("classifier:") or matched in _DISTRESS_RULES for matched in crisis
-        ) and not _LOSING_CONTROL.search(self.normalise(text))
+            matched.startswith("classifier:") or matched in self._distress for matched in crisis
+        ) and not self.concepts.word_lists["losing_control"].search(normalised)
 
     def learn_words(self, terms: Iterable[str]) -> None:
         """Count words with these stemmed terms (the library's own) as English in

@@ -19,6 +19,9 @@ from assistant.models import SAFETY_PRIORITY, SafetyCategory
 _DEFAULT_WINDOW = 10
 
 
+_WORD_LISTS = ("health_worry", "losing_control", "fever_words")
+
+
 @dataclass(frozen=True)
 class Concept:
     id: str
@@ -28,6 +31,7 @@ class Concept:
     within: int
     unless: re.Pattern[str] | None
     symptom: bool = False  # a medical concept the classifier may raise (see concepts.yaml)
+    distress: bool = False  # a carer crisis heard as distress, not a risk of harm
 
 
 def _alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]:
@@ -59,6 +63,9 @@ class ConceptLayer:
             symptom = entry.get("symptom", False)
             if symptom not in (True, False) or (symptom and entry["category"] != "medical"):
                 raise ValueError(f"{where}: 'symptom: true' is for medical concepts only")
+            distress = entry.get("distress", False)
+            if distress not in (True, False) or (distress and entry["category"] != "carer_crisis"):
+                raise ValueError(f"{where}: 'distress: true' is for carer_crisis concepts only")
             unless = entry.get("unless")
             self.concepts.append(
                 Concept(
@@ -69,8 +76,15 @@ class ConceptLayer:
                     within=int(entry.get("within", _DEFAULT_WINDOW)),
                     unless=_alternation(unless, terms, where) if unless else None,
                     symptom=symptom,
+                    distress=distress,
                 )
             )
+        # Word lists read on their own (see the end of concepts.yaml).
+        self.word_lists: dict[str, re.Pattern[str]] = {}
+        for name in _WORD_LISTS:
+            if not data.get(name):
+                raise ValueError(f"{path}: give the word list '{name}'")
+            self.word_lists[name] = _alternation(data[name], terms, f"{path}: {name}")
         # Words the normaliser may correct misspellings towards ("brething" -> "breathing").
         source = " ".join(str(v) for v in terms.values())
         for entry in data.get("concepts") or []:

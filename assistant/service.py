@@ -304,11 +304,7 @@ class Assistant:
                 question=hit.question_dense or 0.0,
                 similarity=similarity,
             )
-            for hit, similarity in zip(
-                prepared.hits,
-                prepared.similarities or [{} for _ in prepared.hits],
-                strict=True,
-            )
+            for hit, similarity in zip(prepared.hits, prepared.similarities, strict=True)
         ]
         triaged = prepared.safety.category != "none"
         sentences = self.generator.generate(

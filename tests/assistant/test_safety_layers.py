@@ -148,6 +148,18 @@ def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> No
     )
     with pytest.raises(ValueError, match="concept 'raised': 'symptom: true' is for medical"):
         ConceptLayer(path)
+    path.write_text(
+        "concepts:\n  - id: calm\n    category: medical\n    distress: true\n"
+        "    source: test\n    all: ['x']\n"
+    )
+    with pytest.raises(ValueError, match="concept 'calm': 'distress: true' is for carer_crisis"):
+        ConceptLayer(path)
+    words = "health_worry: 'hot'\nlosing_control: 'angry'\n"
+    path.write_text(f"concepts: []\n{words}")
+    with pytest.raises(ValueError, match="concepts.yaml: give the word list 'fever_words'"):
+        ConceptLayer(path)
+    path.write_text(f"concepts: []\n{words}fever_words: 'fever'\n")
+    assert ConceptLayer(path).word_lists["fever_words"].search("a high fever")
 
 
 def test_every_concept_names_its_published_source() -> None:
