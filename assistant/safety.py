@@ -28,7 +28,7 @@ from assistant.config import Settings
 from assistant.lexical import tokenize
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
 from assistant.safety_classifier import SafetyClassifier, TokenStates, read_metadata
-from assistant.safety_concepts import ConceptLayer
+from assistant.safety_concepts import ConceptLayer, alternation
 from assistant.safety_thresholds import Gate
 from assistant.text import Normaliser, load_known_words, load_replacements
 
@@ -59,6 +59,7 @@ class Rule:
     id: str
     regex: re.Pattern[str]
     distress: bool = False  # carer crisis heard as distress, not a risk of harm (patterns.yaml)
+    unless: re.Pattern[str] | None = None  # a calm or figurative use anywhere sets it aside
 
 
 # Messages besides one per category: another language, a carer in distress, the fever rule.
@@ -76,6 +77,7 @@ class SafetyTriage:
         self.rules_dir = rules_dir
         data = yaml.safe_load((rules_dir / "patterns.yaml").read_text())
         fragments: dict[str, str] = data.get("fragments", {})
+        self.concepts = ConceptLayer(rules_dir / "concepts.yaml")
         self.rules: list[Rule] = []
         vocabulary: set[str] = set()
         for category in SAFETY_PRIORITY:
@@ -96,10 +98,19 @@ class SafetyTriage:
                         f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
                         "'distress: true' is for carer_crisis patterns only"
                     )
-                self.rules.append(Rule(category, entry["id"], regex, distress))
+                unless = entry.get("unless")
+                where = f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: unless"
+                self.rules.append(
+                    Rule(
+                        category,
+                        entry["id"],
+                        regex,
+                        distress,
+                        alternation(unless, self.concepts.terms, where) if unless else None,
+                    )
+                )
                 vocabulary.update(re.findall(r"[a-z]{6,}", re.sub(r"\\[a-z]", " ", source)))
         self.general = [re.compile(pattern) for pattern in data.get("general", [])]
-        self.concepts = ConceptLayer(rules_dir / "concepts.yaml")
         # Decisions the classifier may raise: symptom concepts (`symptom: true`), never a dose or
         # diagnosis question ("does my baby have autism? he doesn't look at me" is no emergency).
         self._raisable = {f"concept:{c.id}" for c in self.concepts.concepts if c.symptom}
@@ -112,6 +123,7 @@ class SafetyTriage:
             known_words,
             load_replacements(rules_dir / "normalise.yaml"),
         )
+        self.figures = _figures_of_speech(rules_dir / "normalise.yaml")
         self.messages: dict[str, str] = yaml.safe_load((rules_dir / "messages.yaml").read_text())
         missing = {*SAFETY_PRIORITY, *_MESSAGE_VARIANTS} - set(self.messages)
         if missing:
@@ -140,7 +152,7 @@ class SafetyTriage:
         for rule in self.rules:
             if not live and rule.category in _LIVE_ONLY:
                 continue
-            if rule.regex.search(padded):
+            if rule.regex.search(padded) and not (rule.unless and rule.unless.search(padded)):
                 return rule.category, f"pattern:{rule.id}"
         return None
 
@@ -152,6 +164,7 @@ class SafetyTriage:
     def decisions(self, text: str, *, classify: bool = True) -> list[tuple[SafetyCategory, str]]:
         """Every layer's decision, in layer order: patterns, concepts, classifier (when
         `classify` and the classifier is loaded)."""
+        text = self.literal(text)
         return self._decisions(text, self.normalise(text), classify)
 
     def _decisions(
@@ -171,7 +184,7 @@ class SafetyTriage:
     def classifier_gate(self, text: str) -> Gate:
         """What the rule layers decide alone, and which categories the classifier may add:
         what training needs to choose thresholds as triage will use them."""
-        normalised = self.normalise(text)
+        normalised = self.normalise(self.literal(text))
         live = self.is_live(normalised)
         found = self._rule_decisions(normalised, live)
         rules = min(found, key=lambda f: SAFETY_PRIORITY.index(f[0]))[0] if found else "none"
@@ -202,7 +215,14 @@ class SafetyTriage:
         )
         return frozenset(c for c in allowed if live or c not in _LIVE_ONLY)
 
+    def literal(self, text: str) -> str:
+        """The message with its figures of speech ("kill for a lie-in") read as what they mean."""
+        for saying, meaning in self.figures:
+            text = saying.sub(meaning, text)
+        return text
+
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
+        text = self.literal(text)
         normalised = self.normalise(text)
         found = self._decisions(text, normalised, classify)
         if not found:
@@ -252,6 +272,19 @@ class SafetyTriage:
             if word in known or not self.library_words.isdisjoint(tokenize(word))
         )
         return english / len(words) < _MIN_ENGLISH_SHARE
+
+
+def _figures_of_speech(path: Path) -> list[tuple[re.Pattern[str], str]]:
+    figures = []
+    for number, entry in enumerate(yaml.safe_load(path.read_text()).get("figures_of_speech") or []):
+        try:
+            figures.append((re.compile(entry["say"], re.IGNORECASE), str(entry["means"])))
+        except (KeyError, TypeError, re.error) as error:
+            raise ValueError(
+                f"{path}: figures_of_speech entry {number + 1}: give 'say' (a valid regular "
+                f"expression) and 'means' ({error})"
+            ) from None
+    return figures
 
 
 def _topic(text: str) -> str:

@@ -34,7 +34,7 @@ class Concept:
     distress: bool = False  # a carer crisis heard as distress, not a risk of harm
 
 
-def _alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]:
+def alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]:
     """' | '-separated regular expression fragments as one whole-word pattern."""
     parts = []
     for term in (t.strip() for t in text.split(" | ")):
@@ -53,6 +53,8 @@ class ConceptLayer:
     def __init__(self, path: Path) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         terms: dict[str, str] = data.get("terms") or {}
+        # Patterns' `unless` may use these lists too (one list of, say, colours explained by food).
+        self.terms = terms
         self.concepts: list[Concept] = []
         for entry in data.get("concepts") or []:
             where = f"{path}: concept {entry.get('id')!r}"
@@ -72,9 +74,9 @@ class ConceptLayer:
                     id=entry["id"],
                     category=entry["category"],
                     source=entry["source"],
-                    groups=tuple(_alternation(g, terms, where) for g in entry["all"]),
+                    groups=tuple(alternation(g, terms, where) for g in entry["all"]),
                     within=int(entry.get("within", _DEFAULT_WINDOW)),
-                    unless=_alternation(unless, terms, where) if unless else None,
+                    unless=alternation(unless, terms, where) if unless else None,
                     symptom=symptom,
                     distress=distress,
                 )
@@ -84,7 +86,7 @@ class ConceptLayer:
         for name in _WORD_LISTS:
             if not data.get(name):
                 raise ValueError(f"{path}: give the word list '{name}'")
-            self.word_lists[name] = _alternation(data[name], terms, f"{path}: {name}")
+            self.word_lists[name] = alternation(data[name], terms, f"{path}: {name}")
         # Words the normaliser may correct misspellings towards ("brething" -> "breathing").
         source = " ".join(str(v) for v in terms.values())
         for entry in data.get("concepts") or []:

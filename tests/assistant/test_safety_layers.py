@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,9 @@ def classifier() -> SafetyClassifier:
             "safeguarding",
             "frightened-of-going-home",
         ),
+        # Cold, mottled skin is a sepsis sign: "cold" explains a colour only as the weather.
+        ("her skin is cold and mottled and she won't settle", "emergency", "colour-change"),
+        ("she said mummy doesn't feed me properly", "safeguarding", "disclosure-by-child"),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -100,12 +104,57 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "this teething is killing me, any tips for sleep",
         "she was blue with cold after the park but she's fine now",
         "how should I store the washing pods so he can't get them",
+        "his lips are purple from the ice lolly haha",
+        "her hands went blue from the poster paint at nursery",
+        "I'd kill for a lie-in",
+        "she'll be the death of me, she climbs everything",
+        "he laughed so hard he couldn't breathe when the dog sneezed",
+        "I'm drowning in paperwork this week",
+        "she goes completely floppy when I tell her no, is that normal",
+        "toddler goes all stiff, or sort of limp, when I try to cuddle her",
     ],
 )
 def test_calm_and_figurative_uses_of_alarming_words_do_not_fire(
     triage: SafetyTriage, message: str
 ) -> None:
     assert triage.triage(message).category == "none"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "his lips have gone blue and he's breathing funny",
+        "she was eating an ice lolly and now her lips are blue and she can't breathe",
+        "he can't breathe",
+        "he went under in the bath and I think he was drowning",
+        "she's gone floppy and I can't wake her",
+    ],
+)
+def test_the_danger_itself_is_heard_beside_a_figure_of_speech_or_an_explained_colour(
+    triage: SafetyTriage, message: str
+) -> None:
+    assert triage.triage(message).category == "emergency"
+
+
+def test_figures_of_speech_are_read_as_what_they_mean(triage: SafetyTriage) -> None:
+    assert triage.literal("Honestly I'd kill for a lie-in") == "Honestly I would love a lie-in"
+    assert "death" not in triage.literal("this baby will be the death of me")
+    assert triage.literal("he's dying to go to the park") == "he's dying to go to the park"
+
+
+def test_rule_file_mistakes_in_unless_and_figures_of_speech_name_the_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("data", "*.safetensors"))
+    patterns = rules / "patterns.yaml"
+    shipped = patterns.read_text()
+    patterns.write_text(shipped.replace("unless: '{colour_explained}'", "unless: '{nowhere}'", 1))
+    with pytest.raises(ValueError, match=r"patterns.yaml: pattern 'colour-change': unless"):
+        SafetyTriage(rules)
+    patterns.write_text(shipped)
+    normalise = rules / "normalise.yaml"
+    normalise.write_text(normalise.read_text() + "  - say: '(unclosed'\n    means: x\n")
+    with pytest.raises(ValueError, match=r"normalise.yaml: figures_of_speech entry \d+: give"):
+        SafetyTriage(rules)
 
 
 def test_the_most_urgent_category_wins_across_layers(triage: SafetyTriage) -> None:
