@@ -8,7 +8,8 @@ Three layers, any of which is enough; when several rules fire, the most urgent c
    together ("funny grey colour" + "not really with me").
 3. The bundled MiniLM fine-tuned as a classifier (`classifier.safetensors`, trained by
    `nurture train-safety`), on the message's own words, when it is loaded and layers 1 and 2
-   found nothing, or found only a medical symptom (which it may raise to a more urgent category).
+   found nothing, or found only a medical symptom (which it may raise to a more urgent category),
+   or found safeguarding or a carer crisis (which it may raise to an emergency).
 
 Layers 1 and 2 need no model, index or database, so triage still works when those fail. Every
 result records which layer and which rule fired (`matched`), for trainers.
@@ -203,13 +204,17 @@ class SafetyTriage:
     ) -> frozenset[SafetyCategory]:
         """The categories the classifier may add: any when the rules found nothing; a more
         urgent one when all they found is a symptom concept read as "medical" ("breathing fast
-        with a cold", where the classifier may see the grunting and the blue lips). Never when
-        a rule found a dose or diagnosis question, or anything more urgent than medical; never
-        emergency or safeguarding for a general question; nothing for a few words."""
+        with a cold", where the classifier may see the grunting and the blue lips); an emergency
+        when they found safeguarding or a carer crisis ("pills in his bag after contact, some
+        chewed, and he's drowsy"). Never when a rule found a dose or diagnosis question or an
+        emergency; never emergency or safeguarding for a general question; nothing for a few
+        words."""
         if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
         if found and not all(matched in self._raisable for _, matched in found):
-            return frozenset()
+            urgent = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))[0]
+            raisable = live and urgent in ("safeguarding", "carer_crisis")
+            return frozenset({"emergency"}) if raisable else frozenset()
         allowed = (
             SAFETY_PRIORITY if not found else SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
         )

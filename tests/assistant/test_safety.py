@@ -119,6 +119,7 @@ STILL_FIRES = {
     ),
     "his skin has gone ashy and dusky round his lips": "emergency",
     "she told me daddy bit her on the arm": "safeguarding",
+    "my son is coughing up blood": "emergency",
     "her lips are ashy and she is breathing really fast": "emergency",
 }
 
@@ -127,7 +128,7 @@ STILL_FIRES = {
 # which only the fine-tuned classifier reads.
 RULES_MISS = {
     "emergency": [
-        "my son is coughing up blood",
+        "her chest keeps making a whistling noise and she looks exhausted",
         "he tumbled out of the upstairs bedroom window onto the drive",
         "his hand is cut deep on a broken bottle and blood is spurting out",
     ],

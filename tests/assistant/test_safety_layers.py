@@ -308,6 +308,27 @@ def test_a_classifier_from_another_model_or_unreadable_is_not_used(
     assert SafetyTriage().triage("my baby isnt breathing").category == "emergency"
 
 
+def test_the_classifier_may_raise_a_safeguarding_rule_to_an_emergency(
+    classifier: SafetyClassifier,
+) -> None:
+    message = (
+        "found a bag of pills in his nappy bag when he came back from contact, some look "
+        "chewed and he's drowsy"
+    )
+    rules_only = SafetyTriage(known_words=load_known_words(Settings().resolved_model_path()))
+    assert rules_only.triage(message).category == "safeguarding"
+    layered = SafetyTriage(known_words=rules_only.normalise.known_words, classifier=classifier)
+    decisions = layered.decisions(message)
+    assert decisions[0] == ("safeguarding", "concept:intoxicated-at-contact")
+    assert decisions[-1][1].startswith("classifier:emergency:")
+    assert layered.triage(message).category == "emergency"
+    assert layered.classifier_gate(message).classifier_may == {"emergency"}
+    # Not over a rule's emergency, nor an emergency for a general question.
+    assert not layered.classifier_gate("he's floppy and won't wake after contact").classifier_may
+    hypothetical = "in general, if a parent was drunk at contact, what would the baby need"
+    assert "emergency" not in layered.classifier_gate(hypothetical).classifier_may
+
+
 def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
     calm = "how do I make up a bottle of formula for a trip"
     urgent = "my baby is blue and not breathing"
@@ -453,8 +474,8 @@ def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
 
 def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: SafetyTriage) -> None:
     """Training scores dev through the same gate as triage: the classifier where the rules
-    found nothing or only a medical symptom, five words or more, and no emergency or
-    safeguarding from it on a general question."""
+    found nothing or only a medical symptom, an emergency over safeguarding or a carer crisis,
+    five words or more, and no emergency or safeguarding from it on a general question."""
     assert triage.classifier_gate("and what about afterwards?").classifier_may == frozenset()
     fired = triage.classifier_gate("my baby isnt breathing and his lips are blue")
     assert fired.rules == "emergency" and fired.classifier_may == frozenset()
@@ -467,7 +488,8 @@ def test_thresholds_are_chosen_where_triage_consults_the_classifier(triage: Safe
     assert symptom.rules == "medical"
     assert symptom.classifier_may == frozenset({"emergency", "safeguarding", "carer_crisis"})
     bruise = triage.classifier_gate("baby has little fingertip bruises on his chest, not mobile")
-    assert bruise.rules == "safeguarding" and bruise.classifier_may == frozenset()
+    # Over safeguarding, only an emergency.
+    assert bruise.rules == "safeguarding" and bruise.classifier_may == frozenset({"emergency"})
     general = triage.classifier_gate("for my course, what are the signs a baby is seriously ill")
     assert general.rules == "none"
     assert general.classifier_may == frozenset({"carer_crisis", "medical"})
