@@ -83,6 +83,14 @@ def classifier() -> SafetyClassifier:
         # Cold, mottled skin is a sepsis sign: "cold" explains a colour only as the weather.
         ("her skin is cold and mottled and she won't settle", "emergency", "colour-change"),
         ("she said mummy doesn't feed me properly", "safeguarding", "disclosure-by-child"),
+        ("her mum's boyfriend grabbed her off me in the park and ran", "emergency", "child-taken"),
+        ("birth dad is at our door with a knife", "emergency", "intruder-or-weapon"),
+        ("there's redcurrant jelly stuff in his nappy", "emergency", "intussusception"),
+        ("his soft spot is bulging and he's being sick", "emergency", "meningitis-sepsis"),
+        ("a car has been outside our house every morning, I think it's her dad", "safeguarding", None),
+        ("I can't keep myself safe tonight", "carer_crisis", "suicidal-thoughts"),
+        ("I keep picturing throwing him down the stairs", "carer_crisis", "does-not-trust-self"),
+        ("she's 14 months with 39.1, do I wrap her up", "medical", "fever-any-age"),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -112,6 +120,12 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "I'm drowning in paperwork this week",
         "she goes completely floppy when I tell her no, is that normal",
         "toddler goes all stiff, or sort of limp, when I try to cuddle her",
+        "she spat up a bit of blood after feeding from my cracked nipple",
+        "he follows me everywhere, even to the toilet",
+        "he pulled the toy out of the pushchair and ran off giggling",
+        "we wrote letters to everyone at christmas",
+        "she takes 38.5 ml of milk at each feed",
+        "her poo looks like jelly with mucus in it",
     ],
 )
 def test_calm_and_figurative_uses_of_alarming_words_do_not_fire(
