@@ -87,7 +87,7 @@ def classifier() -> SafetyClassifier:
         ("birth dad is at our door with a knife", "emergency", "intruder-or-weapon"),
         ("there's redcurrant jelly stuff in his nappy", "emergency", "intussusception"),
         ("his soft spot is bulging and he's being sick", "emergency", "meningitis-sepsis"),
-        ("a car has been outside our house every morning, I think it's her dad", "safeguarding", None),
+        ("a car is outside our house every morning, I think it's her dad", "safeguarding", None),
         ("I can't keep myself safe tonight", "carer_crisis", "suicidal-thoughts"),
         ("I keep picturing throwing him down the stairs", "carer_crisis", "does-not-trust-self"),
         ("she's 14 months with 39.1, do I wrap her up", "medical", "fever-any-age"),
