@@ -207,18 +207,22 @@ class SafetyTriage:
         with a cold", where the classifier may see the grunting and the blue lips); an emergency
         when they found safeguarding or a carer crisis ("pills in his bag after contact, some
         chewed, and he's drowsy"). Never when a rule found a dose or diagnosis question or an
-        emergency; never emergency or safeguarding for a general question; nothing for a few
-        words."""
+        emergency; never emergency or safeguarding for a general question; never an emergency
+        where a calm reading is written down (`calm_readings`); nothing for a few words."""
         if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
         if found and not all(matched in self._raisable for _, matched in found):
             urgent = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))[0]
-            raisable = live and urgent in ("safeguarding", "carer_crisis")
+            calm = self.concepts.word_lists["calm_readings"].search(normalised)
+            raisable = live and not calm and urgent in ("safeguarding", "carer_crisis")
             return frozenset({"emergency"}) if raisable else frozenset()
         allowed = (
             SAFETY_PRIORITY if not found else SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
         )
-        return frozenset(c for c in allowed if live or c not in _LIVE_ONLY)
+        calm = self.concepts.word_lists["calm_readings"].search(normalised)
+        return frozenset(
+            c for c in allowed if (live or c not in _LIVE_ONLY) and not (calm and c == "emergency")
+        )
 
     def literal(self, text: str) -> str:
         """The message with its figures of speech ("kill for a lie-in") read as what they mean."""

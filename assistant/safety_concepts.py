@@ -19,7 +19,7 @@ from assistant.models import SAFETY_PRIORITY, SafetyCategory
 _DEFAULT_WINDOW = 10
 
 
-_WORD_LISTS = ("health_worry", "losing_control", "fever_words")
+_WORD_LISTS = ("health_worry", "losing_control", "fever_words", "calm_readings")
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,6 @@ def test_red_flag_words_meant_still_fire_on_the_rules(
 # that stops alarming on one fails here until it moves to the calm list.
 KNOWN_CLASSIFIER_FALSE_ALARMS = [
     "who do I call at night if I need help",
-    "his tongue is bright blue from a slushie at the fair",
 ]
 
 

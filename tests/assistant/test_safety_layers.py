@@ -221,7 +221,11 @@ def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> No
     path.write_text(f"concepts: []\n{words}")
     with pytest.raises(ValueError, match="concepts.yaml: give the word list 'fever_words'"):
         ConceptLayer(path)
-    path.write_text(f"concepts: []\n{words}fever_words: 'fever'\n")
+    words += "fever_words: 'fever'\n"
+    path.write_text(f"concepts: []\n{words}")
+    with pytest.raises(ValueError, match="concepts.yaml: give the word list 'calm_readings'"):
+        ConceptLayer(path)
+    path.write_text(f"concepts: []\n{words}calm_readings: 'ice lolly'\n")
     assert ConceptLayer(path).word_lists["fever_words"].search("a high fever")
 
 
@@ -341,6 +345,23 @@ def test_the_classifier_may_raise_a_safeguarding_rule_to_an_emergency(
     assert not layered.classifier_gate("he's floppy and won't wake after contact").classifier_may
     hypothetical = "in general, if a parent was drunk at contact, what would the baby need"
     assert "emergency" not in layered.classifier_gate(hypothetical).classifier_may
+
+
+def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
+    classifier: SafetyClassifier,
+) -> None:
+    layered = SafetyTriage(
+        known_words=load_known_words(Settings().resolved_model_path()), classifier=classifier
+    )
+    slushie = "his tongue is bright blue from a slushie at the fair"
+    assert classifier.decide(slushie) is not None  # the classifier alone reads an emergency
+    assert "emergency" not in layered.classifier_gate(slushie).classifier_may
+    assert layered.triage(slushie).category == "none"
+    held = "baby goes stiff and turns away when I hold her close"
+    assert layered.triage(held).category == "none"
+    # The danger itself still fires on its own words.
+    urgent = "his tongue is blue from a slushie and now he can't breathe"
+    assert layered.triage(urgent).category == "emergency"
 
 
 def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
