@@ -63,8 +63,9 @@ class Rule:
     unless: re.Pattern[str] | None = None  # a calm or figurative use anywhere sets it aside
 
 
-# Messages besides one per category: another language, a carer in distress, the fever rule.
-_MESSAGE_VARIANTS = ("not_english", "carer_support", "medical_fever")
+# Messages besides one per category: another language, a carer in distress, a health worry only
+# the classifier heard, the fever rule.
+_MESSAGE_VARIANTS = ("not_english", "carer_support", "medical_check", "medical_fever")
 
 
 class SafetyTriage:
@@ -246,6 +247,8 @@ class SafetyTriage:
         words = self.concepts.word_lists
         if category == "carer_crisis" and self._distress_only(found, normalised):
             message = self.messages["carer_support"]
+        if category == "medical" and all(m.startswith("classifier:") for _, m in found):
+            message = self.messages["medical_check"]
         if category == "medical" and words["fever_words"].search(normalised):
             message = self._with_fever_rule(message)
         return SafetyResult(category=category, message=message.strip(), matched=matched)

@@ -364,6 +364,24 @@ def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
     assert layered.triage(urgent).category == "emergency"
 
 
+def test_a_health_worry_only_the_classifier_heard_gets_who_can_check_first(
+    classifier: SafetyClassifier,
+) -> None:
+    layered = SafetyTriage(
+        known_words=load_known_words(Settings().resolved_model_path()), classifier=classifier
+    )
+    overfed = "toddler only does a hard poo every few days and screams"
+    heard = layered.triage(overfed)
+    assert heard.category == "medical" and heard.matched.startswith("classifier:medical:")
+    assert heard.message == layered.messages["medical_check"].strip()
+    assert "NHS 111" in heard.message and "999" in heard.message
+    assert "today" not in heard.message.split("\n")[0]
+    # A rule's medical decision keeps the full message, doses and all.
+    dose = layered.triage("how much calpol can I give my 4 month old")
+    assert dose.matched.startswith("pattern:") or dose.matched.startswith("concept:")
+    assert dose.message and dose.message.startswith("**This needs advice from a health professional")
+
+
 def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
     calm = "how do I make up a bottle of formula for a trip"
     urgent = "my baby is blue and not breathing"
