@@ -379,7 +379,7 @@ def test_a_health_worry_only_the_classifier_heard_gets_who_can_check_first(
     # A rule's medical decision keeps the full message, doses and all.
     dose = layered.triage("how much calpol can I give my 4 month old")
     assert dose.matched.startswith("pattern:") or dose.matched.startswith("concept:")
-    assert dose.message and dose.message.startswith("**This needs advice from a health professional")
+    assert dose.message and dose.message.startswith("**This needs advice from a health")
 
 
 def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
