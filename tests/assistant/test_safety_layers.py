@@ -49,6 +49,12 @@ def classifier() -> SafetyClassifier:
     return loaded
 
 
+@pytest.fixture(scope="module")
+def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
+    """All three layers, as the assistant runs them."""
+    return SafetyTriage(known_words=triage.normalise.known_words, classifier=classifier)
+
+
 @pytest.mark.parametrize(
     ("message", "category", "concept"),
     [
@@ -327,15 +333,13 @@ def test_a_classifier_from_another_model_or_unreadable_is_not_used(
 
 
 def test_the_classifier_may_raise_a_safeguarding_rule_to_an_emergency(
-    classifier: SafetyClassifier,
+    triage: SafetyTriage, layered: SafetyTriage
 ) -> None:
     message = (
         "found a bag of pills in his nappy bag when he came back from contact, some look "
         "chewed and he's drowsy"
     )
-    rules_only = SafetyTriage(known_words=load_known_words(Settings().resolved_model_path()))
-    assert rules_only.triage(message).category == "safeguarding"
-    layered = SafetyTriage(known_words=rules_only.normalise.known_words, classifier=classifier)
+    assert triage.triage(message).category == "safeguarding"
     decisions = layered.decisions(message)
     assert decisions[0] == ("safeguarding", "concept:intoxicated-at-contact")
     assert decisions[-1][1].startswith("classifier:emergency:")
@@ -348,11 +352,8 @@ def test_the_classifier_may_raise_a_safeguarding_rule_to_an_emergency(
 
 
 def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
-    classifier: SafetyClassifier,
+    classifier: SafetyClassifier, layered: SafetyTriage
 ) -> None:
-    layered = SafetyTriage(
-        known_words=load_known_words(Settings().resolved_model_path()), classifier=classifier
-    )
     slushie = "his tongue is bright blue from a slushie at the fair"
     assert classifier.decide(slushie) is not None  # the classifier alone reads an emergency
     assert "emergency" not in layered.classifier_gate(slushie).classifier_may
@@ -365,11 +366,8 @@ def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
 
 
 def test_a_health_worry_only_the_classifier_heard_gets_who_can_check_first(
-    classifier: SafetyClassifier,
+    layered: SafetyTriage,
 ) -> None:
-    layered = SafetyTriage(
-        known_words=load_known_words(Settings().resolved_model_path()), classifier=classifier
-    )
     overfed = "toddler only does a hard poo every few days and screams"
     heard = layered.triage(overfed)
     assert heard.category == "medical" and heard.matched.startswith("classifier:medical:")
