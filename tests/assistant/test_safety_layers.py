@@ -159,6 +159,8 @@ def test_the_danger_itself_is_heard_beside_a_figure_of_speech_or_an_explained_co
 def test_figures_of_speech_are_read_as_what_they_mean(triage: SafetyTriage) -> None:
     assert triage.literal("Honestly I'd kill for a lie-in") == "Honestly I would love a lie-in"
     assert "death" not in triage.literal("this baby will be the death of me")
+    assert "drowning" not in triage.literal("I'm drowning in paperwork this week")
+    assert "drowning" in triage.literal("he was drowning in the bath")
     assert triage.literal("he's dying to go to the park") == "he's dying to go to the park"
 
 
