@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from assistant.errors import GeneratorUnavailableError
@@ -231,6 +231,18 @@ class Candidate:
     similarity: float = 0.0  # cosine with the carer's ask
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What the composer weighs a sentence against: the question's informative terms with their
+    idf weights, the topics it asks about, and whether safety triage fired."""
+
+    terms: frozenset[str]
+    idf: dict[str, float]
+    weight: float  # the idf of all its terms: a sentence holding every one has relevance 1
+    topics: set[str]
+    triaged: bool
+
+
 class ExtractiveGenerator:
     """Quotes the best-matching section in its own order, without an LLM.
 
@@ -293,15 +305,20 @@ class ExtractiveGenerator:
         if not passages:
             return []
         idf = self.idf
-        asked = self.topic_fit.asked_about(question)
         query_terms = frozenset(tokenize(question)) - _COMMON
-        weight = sum(idf.get(t, 1.0) for t in query_terms) or 1.0
+        ask = _Ask(
+            terms=query_terms,
+            idf=idf,
+            weight=sum(idf.get(t, 1.0) for t in query_terms) or 1.0,
+            topics=self.topic_fit.asked_about(question),
+            triaged=triaged,
+        )
         fitting = [
             index
             for index, passage in enumerate(passages)
             if passage.asked_directly
             or self.topic_fit.section_allowed(
-                passage.chunk.section, passage.chunk.topics, asked, triaged
+                passage.chunk.section, passage.chunk.topics, ask.topics, triaged
             )
         ]
         if not fitting:
@@ -309,29 +326,26 @@ class ExtractiveGenerator:
         yes_no = is_yes_no(question)
 
         def opening(index: int) -> float:
-            found = self._candidates(passages[index], index, query_terms, weight, idf)[:3]
+            found = self._candidates(passages[index], index, ask)[:3]
             return sum(candidate.relevance for candidate in found)
 
         primary = self._primary(passages, fitting, question, yes_no, opening)
-        candidates = self._candidates(passages[primary], primary, query_terms, weight, idf)
+        candidates = self._candidates(passages[primary], primary, ask)
         first = passages[primary]
         if first.asked_directly:
             # The carer asked this section's own question: its topic is the question's topic.
-            asked = asked | self.topic_fit.section_topics(first.chunk.section, first.chunk.topics)
-        chosen = self._opening_run(candidates, asked, triaged, first)
+            own = self.topic_fit.section_topics(first.chunk.section, first.chunk.topics)
+            ask = replace(ask, topics=ask.topics | own)
+        chosen = self._opening_run(candidates, ask, first)
         if not chosen:
             return []
         if yes_no and not (chosen[0].position == 0 and is_yes_no(_heading(first.chunk))):
             # A section whose heading is itself a yes/no question opens with its answer (the
             # corpus is written that way); any other opening may not answer the carer's.
-            chosen = self._lead_with_answer(chosen, candidates, question, asked, triaged)
+            chosen = self._lead_with_answer(chosen, candidates, question, ask)
         if not closest:
-            chosen += self._second(
-                passages, fitting, primary, chosen, query_terms, weight, idf, asked, triaged
-            )
-        chosen = self._answering_sentence(
-            chosen, passages, fitting, query_terms, weight, idf, asked, triaged
-        )
+            chosen += self._second(passages, fitting, primary, chosen, ask)
+        chosen = self._answering_sentence(chosen, passages, fitting, ask)
         return [
             Sentence(
                 self._verdict_fit(c.text, passages[c.passage], question, yes_no),
@@ -386,18 +400,12 @@ class ExtractiveGenerator:
                 return index
         return best
 
-    def _candidates(
-        self,
-        passage: Passage,
-        index: int,
-        query_terms: frozenset[str],
-        weight: float,
-        idf: dict[str, float],
-    ) -> list[Candidate]:
+    @staticmethod
+    def _candidates(passage: Passage, index: int, ask: _Ask) -> list[Candidate]:
         found = []
         for position, text, start in quotable_sentences(passage.chunk.text):
             terms = frozenset(tokenize(text))
-            relevance = sum(idf.get(t, 1.0) for t in query_terms & terms) / weight
+            relevance = sum(ask.idf.get(t, 1.0) for t in ask.terms & terms) / ask.weight
             found.append(
                 Candidate(
                     text,
@@ -412,11 +420,11 @@ class ExtractiveGenerator:
             )
         return found
 
-    def _fits(self, candidate: Candidate, asked: set[str], triaged: bool) -> bool:
-        return self.topic_fit.allows(candidate.text, asked, triaged)
+    def _fits(self, candidate: Candidate, ask: _Ask) -> bool:
+        return self.topic_fit.allows(candidate.text, ask.topics, ask.triaged)
 
     def _opening_run(
-        self, candidates: list[Candidate], asked: set[str], triaged: bool, passage: Passage
+        self, candidates: list[Candidate], ask: _Ask, passage: Passage
     ) -> list[Candidate]:
         """The section's opening sentences in order, stopping near `target_words`."""
         heading_terms = frozenset(tokenize(passage.chunk.section)) - _COMMON
@@ -432,7 +440,7 @@ class ExtractiveGenerator:
                 chosen and candidate.relevance == 0 and not (candidate.terms & heading_terms)
             )
             if (
-                not self._fits(candidate, asked, triaged)
+                not self._fits(candidate, ask)
                 or off_topic
                 or (skipped and _DANGLING.match(candidate.text))
                 or (not chosen and _DANGLING.match(candidate.text) and candidate.position > 0)
@@ -451,8 +459,7 @@ class ExtractiveGenerator:
         chosen: list[Candidate],
         candidates: list[Candidate],
         question: str,
-        asked: set[str],
-        triaged: bool,
+        ask: _Ask,
     ) -> list[Candidate]:
         """For a yes/no question, the sentence that answers it goes first."""
         judged = _judgements(question)
@@ -471,7 +478,7 @@ class ExtractiveGenerator:
                 score += 0.4
             return score - 0.05 * candidate.position
 
-        pool = [c for c in candidates[:8] if self._fits(c, asked, triaged) and answers(c)]
+        pool = [c for c in candidates[:8] if self._fits(c, ask) and answers(c)]
         if not pool:
             return chosen
         best = max(pool, key=answering)
@@ -492,11 +499,7 @@ class ExtractiveGenerator:
         chosen: list[Candidate],
         passages: list[Passage],
         fitting: list[int],
-        query_terms: frozenset[str],
-        weight: float,
-        idf: dict[str, float],
-        asked: set[str],
-        triaged: bool,
+        ask: _Ask,
     ) -> list[Candidate]:
         """The sentence that answers the carer's ask, when the run left it out ("do I put a
         blanket over her sleeping bag?" is answered in the middle of a section). Of the top
@@ -508,8 +511,8 @@ class ExtractiveGenerator:
             candidate
             for index in fitting[:3]
             if passages[index].similarity and passages[index].score >= top * _ANSWER_SECTION_SCORE
-            for candidate in self._candidates(passages[index], index, query_terms, weight, idf)
-            if self._fits(candidate, asked, triaged) and not _DANGLING.match(candidate.text)
+            for candidate in self._candidates(passages[index], index, ask)
+            if self._fits(candidate, ask) and not _DANGLING.match(candidate.text)
         ]
         if not pool:
             return chosen
@@ -534,11 +537,7 @@ class ExtractiveGenerator:
         fitting: list[int],
         primary: int,
         chosen: list[Candidate],
-        query_terms: frozenset[str],
-        weight: float,
-        idf: dict[str, float],
-        asked: set[str],
-        triaged: bool,
+        ask: _Ask,
     ) -> list[Candidate]:
         """One to two opening sentences of a second section: only a close match on the same
         topic that makes a distinct point the question asks about."""
@@ -554,10 +553,10 @@ class ExtractiveGenerator:
             if passage.score < top * self.second_ratio or not same_topic:
                 continue
             added: list[Candidate] = []
-            for candidate in self._candidates(passage, index, query_terms, weight, idf)[:3]:
+            for candidate in self._candidates(passage, index, ask)[:3]:
                 if (
                     candidate.relevance < self.second_support
-                    or not self._fits(candidate, asked, triaged)
+                    or not self._fits(candidate, ask)
                     or _DANGLING.match(candidate.text)
                     or words + candidate.words > self.max_words
                     or any(

@@ -214,12 +214,13 @@ class SafetyTriage:
             return frozenset()
         if found and not all(matched in self._raisable for _, matched in found):
             urgent = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))[0]
-            calm = self.concepts.word_lists["calm_readings"].search(normalised)
-            raisable = live and not calm and urgent in ("safeguarding", "carer_crisis")
-            return frozenset({"emergency"}) if raisable else frozenset()
-        allowed = (
-            SAFETY_PRIORITY if not found else SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
-        )
+            allowed: tuple[SafetyCategory, ...] = (
+                ("emergency",) if urgent in ("safeguarding", "carer_crisis") else ()
+            )
+        elif found:
+            allowed = SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
+        else:
+            allowed = SAFETY_PRIORITY
         calm = self.concepts.word_lists["calm_readings"].search(normalised)
         return frozenset(
             c for c in allowed if (live or c not in _LIVE_ONLY) and not (calm and c == "emergency")
