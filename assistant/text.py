@@ -2,7 +2,8 @@
 
 Lower-cases, drops punctuation, expands contractions and abbreviations ("isnt", "bubs"), and
 corrects misspellings of words it knows (`vocabulary`) by edit distance. Real English words
-(`known_words`, from the model's tokenizer) are never "corrected", so "shape" stays "shape".
+(`known_words`: the model's tokenizer and a word-frequency list) are never "corrected", so "shape"
+stays "shape".
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -17,6 +19,9 @@ from rapidfuzz.distance import OSA
 
 NORMALISE_FILE = Path(__file__).parent / "safety_rules" / "normalise.yaml"
 _MIN_CORRECTABLE = 6
+# Below this, wordfreq's words include common misspellings ("shakin" 2.6, "concious" 1.9) that
+# should still be corrected; "smearing" is 2.8 and "nappy" 2.9.
+DICTIONARY_MIN_ZIPF = 2.75
 
 
 def load_replacements(path: Path = NORMALISE_FILE) -> dict[str, str]:
@@ -27,18 +32,29 @@ def load_replacements(path: Path = NORMALISE_FILE) -> dict[str, str]:
     }
 
 
-def load_known_words(model_path: str | None) -> set[str]:
-    """Whole English words from the model's tokenizer vocabulary, if the model is on disk."""
-    if not model_path:
-        return set()
-    vocab = Path(model_path) / "vocab.txt"
-    if not vocab.exists():
-        return set()
-    return {
-        line.strip()
-        for line in vocab.read_text(encoding="utf-8").splitlines()
-        if line.strip().isalpha() and not line.startswith("##")
-    }
+def load_known_words(model_path: str | None, min_zipf: float = DICTIONARY_MIN_ZIPF) -> set[str]:
+    """Real English words, never to be "corrected": the whole words of the model's tokenizer
+    vocabulary (if the model is on disk) and the words wordfreq counts at least `min_zipf` (its
+    Zipf scale: 3 is once per million words). The tokenizer alone lacks everyday words such as
+    "shaming" and "smearing", which were being "corrected" into "shaking" and "staring"."""
+    words = set(_common_words(min_zipf))
+    vocab = Path(model_path) / "vocab.txt" if model_path else None
+    if vocab is not None and vocab.exists():
+        words |= {
+            line.strip()
+            for line in vocab.read_text(encoding="utf-8").splitlines()
+            if line.strip().isalpha() and not line.startswith("##")
+        }
+    return words
+
+
+@lru_cache(maxsize=2)
+def _common_words(min_zipf: float) -> frozenset[str]:
+    from wordfreq import get_frequency_dict
+
+    floor = 10 ** (min_zipf - 9)
+    shares = get_frequency_dict("en")
+    return frozenset(word for word, share in shares.items() if share >= floor and word.isalpha())
 
 
 class Normaliser:

@@ -97,6 +97,49 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ("I can't keep myself safe tonight", "carer_crisis", "suicidal-thoughts"),
         ("I keep picturing throwing him down the stairs", "carer_crisis", "does-not-trust-self"),
         ("she's 14 months with 39.1, do I wrap her up", "medical", "fever-any-age"),
+        ("there's faint bruising on her ribs and she cries when I lift her", "safeguarding", None),
+        ("faint bruises on his ribs, he screams when lifted, 2 months", "safeguarding", None),
+        ("she drink bleach from bottle little bit, mouth red", "emergency", None),
+        ("toddler found in pool", "emergency", None),
+        (
+            "birth dad is banging on the door shouting, now he's trying to break the window",
+            "emergency",
+            "intruder-or-weapon",
+        ),
+        ("i had my hands round her arms shaking her before i stopped myself", "emergency", None),
+        ("i think my baby is dead", "emergency", None),
+        # Wishing oneself dead is a carer in crisis, not a child who will not respond.
+        ("what's the point of me, i might as well be dead", "carer_crisis", None),
+        ("i feel dead inside since she left", "carer_crisis", None),
+        ("my teen locks the 3 yr old in the bathroom", "safeguarding", None),
+        (
+            "mum let slip she'd given him something to help him sleep before contact",
+            "safeguarding",
+            None,
+        ),
+        ("he came back from unsupervised contact with a cut lip", "safeguarding", None),
+        (
+            "she won't let me change her after the overnight, sore and red down there",
+            "safeguarding",
+            None,
+        ),
+        (
+            "the childminder next door leaves toddlers alone in the garden",
+            "safeguarding",
+            "left-alone",
+        ),
+        (
+            "he came home drunk and picked the baby up out of her cot",
+            "safeguarding",
+            "intoxicated-with-child",
+        ),
+        (
+            "baby (4 months) cried when we touched her leg, they found a break",
+            "safeguarding",
+            "non-mobile-bruise",
+        ),
+        ("he keeps texting that I'll regret keeping his kids from him", "safeguarding", None),
+        ("i smacked the toddler hard today and left a mark", "carer_crisis", None),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -132,6 +175,20 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "we wrote letters to everyone at christmas",
         "she takes 38.5 ml of milk at each feed",
         "her poo looks like jelly with mucus in it",
+        # "dead" as an intensifier, a flat phone, or someone who has died: not a 999 call.
+        "she's dead good at sharing now, is that normal at 3",
+        "my phone was dead so I missed the social worker's call",
+        "his dad is dead, how do I tell him",
+        "the dead of night feeds are the worst",
+        "she plays dead in games and giggles",
+        "can she drink from an open cup yet",
+        "we went in the sea at the weekend, he loved it",
+        "she keeps shaking her head when I say no",
+        "the move has clearly shaken him, he cries at bedtime",
+        "what's the safest way to clip a newborn's nails, I'm scared of cutting her",
+        # Real words are not "corrected" into alarming ones ("shaming" is not "shaking").
+        "how do I stop him smearing poo without shaming him",
+        "we lock the back door so she can't get out into the garden",
     ],
 )
 def test_calm_and_figurative_uses_of_alarming_words_do_not_fire(
@@ -154,6 +211,34 @@ def test_the_danger_itself_is_heard_beside_a_figure_of_speech_or_an_explained_co
     triage: SafetyTriage, message: str
 ) -> None:
     assert triage.triage(message).category == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("i shook the baby, she's fine now but i did it", "emergency"),
+        ("scared i'll shake him if he doesn't stop", "carer_crisis"),
+        ("i nearly shook her, i put her down and walked out", "carer_crisis"),
+    ],
+)
+def test_a_baby_who_has_been_shaken_gets_999_and_an_urge_gets_the_crisis_steps(
+    triage: SafetyTriage, message: str, category: str
+) -> None:
+    assert triage.triage(message).category == category
+
+
+def test_a_carer_asking_about_medicine_for_sleep_is_not_a_parent_sedating_a_child(
+    triage: SafetyTriage,
+) -> None:
+    asked = triage.triage("can I give her calpol to help her sleep when she's teething")
+    assert asked.category == "medical"  # a medicine question, for the pharmacist or 111
+    told = triage.triage("mum said she gave her calpol to help her sleep before contact")
+    assert told.category == "safeguarding"
+
+
+def test_real_words_are_known_and_left_alone(triage: SafetyTriage) -> None:
+    assert triage.normalise("without shaming him, smearing") == "without shaming him smearing"
+    assert triage.normalise("she is shakin") == "she is shaking"
 
 
 def test_figures_of_speech_are_read_as_what_they_mean(triage: SafetyTriage) -> None:
@@ -362,6 +447,9 @@ def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
     assert layered.triage(slushie).category == "none"
     held = "baby goes stiff and turns away when I hold her close"
     assert layered.triage(held).category == "none"
+    goldfish = "the goldfish is dead and she keeps asking where it went"
+    assert classifier.decide(goldfish) is not None
+    assert layered.triage(goldfish).category == "none"
     # The danger itself still fires on its own words.
     urgent = "his tongue is blue from a slushie and now he can't breathe"
     assert layered.triage(urgent).category == "emergency"
