@@ -140,6 +140,14 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ),
         ("he keeps texting that I'll regret keeping his kids from him", "safeguarding", None),
         ("i smacked the toddler hard today and left a mark", "carer_crisis", None),
+        ("only here because of him and he moves on monday", "carer_crisis", "suicidal-thoughts"),
+        ("asking now as i might not be around to ask later", "carer_crisis", "suicidal-thoughts"),
+        ("found a note in her room saying sorry to everyone", "carer_crisis", "suicidal-thoughts"),
+        (
+            "he looked terrified of me. i'm terrified of me too",
+            "carer_crisis",
+            "does-not-trust-self",
+        ),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -189,6 +197,8 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         # Real words are not "corrected" into alarming ones ("shaming" is not "shaking").
         "how do I stop him smearing poo without shaming him",
         "we lock the back door so she can't get out into the garden",
+        "I won't be around on friday, can my husband do the handover",
+        "she's terrified of me since the move, how do I build trust",
     ],
 )
 def test_calm_and_figurative_uses_of_alarming_words_do_not_fire(
