@@ -148,6 +148,10 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
             "carer_crisis",
             "does-not-trust-self",
         ),
+        ("high temp on and off for 5 days now and more tired", "medical", "fever-lasting"),
+        ("coughing fits with a whoop at the end, then sick", "medical", "whooping-cough"),
+        ("isn't putting weight on, dropped from 50th to 25th line", "medical", "weight-faltering"),
+        ("shivering but boiling, 38.6 under the arm, 14 months", "medical", "fever-any-age"),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -198,6 +202,7 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "how do I stop him smearing poo without shaming him",
         "we lock the back door so she can't get out into the garden",
         "I won't be around on friday, can my husband do the handover",
+        "we're away for 5 days, what temperature should her room be",
         "she's terrified of me since the move, how do I build trust",
     ],
 )
