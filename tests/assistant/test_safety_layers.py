@@ -152,6 +152,25 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ("coughing fits with a whoop at the end, then sick", "medical", "whooping-cough"),
         ("isn't putting weight on, dropped from 50th to 25th line", "medical", "weight-faltering"),
         ("shivering but boiling, 38.6 under the arm, 14 months", "medical", "fever-any-age"),
+        ("her neck seems stiff, she screams if I bend her head forward", "emergency", "stiff-neck"),
+        ("a rash that looks like bruises, spreading fast", "emergency", "rash-like-bruises"),
+        ("he only wakes if I really shake him", "emergency", "responsiveness"),
+        ("shaking and shivering badly with a temp, teeth chattering", "medical", "rigors"),
+        (
+            "birth mum came to the nursery gates and tried to take her",
+            "safeguarding",
+            "threat-to-take-or-harm",
+        ),
+        (
+            "my husband drinks every night and shouts, I'm scared of him",
+            "safeguarding",
+            "domestic-abuse",
+        ),
+        (
+            "he screams 'no daddy no' when I undress him for his bath",
+            "safeguarding",
+            "frightened-of-going-home",
+        ),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -203,6 +222,11 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "we lock the back door so she can't get out into the garden",
         "I won't be around on friday, can my husband do the handover",
         "we're away for 5 days, what temperature should her room be",
+        "her nappy rash is spreading fast, which cream is best",
+        "purple spots all over her legs, it's felt tip, how do I get it off",
+        "she tilts her head to one side and her neck seems stiff, is that a physio thing",
+        "the toddler tried to take her toy and they both cried",
+        "shivering after the bath, what temp should the water be",
         "she's terrified of me since the move, how do I build trust",
     ],
 )
