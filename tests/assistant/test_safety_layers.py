@@ -171,6 +171,20 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
             "safeguarding",
             "frightened-of-going-home",
         ),
+        ("he put a hairclip in the plug socket and got a shock", "emergency", "electric-shock"),
+        ("he got bleach splashed in his eye", "emergency", "chemical-in-eye"),
+        (
+            "his arm is at a funny angle after he fell off the frame",
+            "emergency",
+            "obvious-fracture",
+        ),
+        (
+            "he has sickle cell and is screaming with pain in his legs",
+            "emergency",
+            "sickle-cell-crisis",
+        ),
+        ("she's diabetic and she's shaky, sweaty and confused", "emergency", "diabetic-hypo"),
+        ("asleep in the sling, snuffly noises, chin on her chest", "emergency", "sling-airway"),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -227,6 +241,9 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "she tilts her head to one side and her neck seems stiff, is that a physio thing",
         "the toddler tried to take her toy and they both cried",
         "shivering after the bath, what temp should the water be",
+        "do I need plug socket covers for a 1 year old",
+        "she sleeps with her head at a funny angle",
+        "he's type 1 diabetic, how do I manage his snacks at nursery",
         "she's terrified of me since the move, how do I build trust",
     ],
 )
