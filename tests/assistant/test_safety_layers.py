@@ -185,6 +185,26 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ),
         ("she's diabetic and she's shaky, sweaty and confused", "emergency", "diabetic-hypo"),
         ("asleep in the sling, snuffly noises, chin on her chest", "emergency", "sling-airway"),
+        ("she fell down the stairs and hit her head", "emergency", "high-fall"),
+        (
+            "my 8 month old hit his head on the cot bars",
+            "emergency",
+            "head-injury-baby-or-high-fall",
+        ),
+        ("he bumped his head and now he keeps being sick", "emergency", "head-injury-symptoms"),
+        (
+            "fell off the trampoline on his head, can't feel his legs",
+            "emergency",
+            "head-injury-symptoms",
+        ),
+        ("breathing then stopping for like 15 seconds", "emergency", "breathing-pauses"),
+        ("the cry is weird, high pitched and weak", "emergency", "weak-or-high-pitched-cry"),
+        ("her lips swelled up after the peanut butter", "emergency", None),
+        ("blood in his nappy like red jelly, knees pulled up", "emergency", "intussusception"),
+        ("soft spot is sunken, no wet nappy since this morning", "medical", "dehydration"),
+        ("he won't put any weight on his leg", "medical", "not-bearing-weight"),
+        # NHS head injury advice: a bump with no red flag in a child over one is for 111 or the GP.
+        ("he bumped his head on the table, a lump but he's fine, 2 years", "medical", None),
     ],
 )
 def test_concepts_reach_red_flags_in_words_no_pattern_lists(
@@ -244,6 +264,9 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "do I need plug socket covers for a 1 year old",
         "she sleeps with her head at a funny angle",
         "he's type 1 diabetic, how do I manage his snacks at nursery",
+        "her lips are dry from teething",
+        "he has a weak cry when he's tired",
+        "he fell off the swing, cried, and was back on it two minutes later",
         "she's terrified of me since the move, how do I build trust",
     ],
 )
