@@ -31,7 +31,7 @@ from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
 from assistant.safety_classifier import SafetyClassifier, TokenStates, read_metadata
 from assistant.safety_concepts import ConceptLayer, alternation
 from assistant.safety_thresholds import Gate
-from assistant.text import Normaliser, load_known_words, load_replacements
+from assistant.text import Normaliser, load_known_words, load_replacements, other_language
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +277,11 @@ class SafetyTriage:
         """Words, but hardly any English ones: another language, or keyboard mashing."""
         known = self.normalise.known_words
         words = re.findall(r"[^\W\d_]+", text.lower())
-        if not known or len(words) < _MIN_WORDS_FOR_LANGUAGE:
+        if len(words) < _MIN_WORDS_FOR_LANGUAGE:
+            return False
+        if other_language(text):
+            return True
+        if not known:
             return False
         english = sum(
             1

@@ -22,6 +22,9 @@ _MIN_CORRECTABLE = 6
 # Below this, wordfreq's words include common misspellings ("shakin" 2.6, "concious" 1.9) that
 # should still be corrected; "smearing" is 2.8 and "nappy" 2.9.
 DICTIONARY_MIN_ZIPF = 2.75
+# No English carer message of six words or more in the safety data, the gold set or the realistic
+# question sets (12,977 messages) is read as another language at even 0.9.
+OTHER_LANGUAGE_PROBABILITY = 0.95
 
 
 def load_replacements(path: Path = NORMALISE_FILE) -> dict[str, str]:
@@ -55,6 +58,21 @@ def _common_words(min_zipf: float) -> frozenset[str]:
     floor = 10 ** (min_zipf - 9)
     shares = get_frequency_dict("en")
     return frozenset(word for word, share in shares.items() if share >= floor and word.isalpha())
+
+
+def other_language(text: str, min_probability: float = OTHER_LANGUAGE_PROBABILITY) -> bool:
+    """Written in a language other than English, by py3langid's character n-gram model (shipped
+    inside the package). Counting English words alone lets French and German through: many of
+    their short words ("de", "pas", "will", "was") are English words too."""
+    language, probability = _language_identifier().classify(text)
+    return language != "en" and probability >= min_probability
+
+
+@lru_cache(maxsize=1)
+def _language_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 class Normaliser:

@@ -355,10 +355,21 @@ def test_empty_and_symbol_messages_never_error(triage: SafetyTriage, message: st
     assert triage.triage(message).category == "none"
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "mi bebé no respira bien y tiene los labios morados, qué hago",
+        # Many short French and German words are English words too ("de", "pas", "will").
+        "mon bébé a beaucoup de fièvre et il ne mange pas, que faire",
+        "mein Baby hat hohes Fieber und will nicht essen, was soll ich tun",
+        "copilul meu are febră mare și nu vrea să mănânce, ce să fac",
+        "bebeğimin ateşi çok yüksek ve yemek yemiyor ne yapmalıyım",
+    ],
+)
 def test_another_language_gets_the_999_and_111_lines_in_plain_english(
-    triage: SafetyTriage,
+    triage: SafetyTriage, message: str
 ) -> None:
-    result = triage.triage("mi bebé no respira bien y tiene los labios morados, qué hago")
+    result = triage.triage(message)
     assert result.matched == "language"
     assert result.message and "999" in result.message and "NHS 111" in result.message
     assert "English" in result.message
