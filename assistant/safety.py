@@ -235,9 +235,11 @@ class SafetyTriage:
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
         text = self.literal(text)
         normalised = self.normalise(text)
-        found = self._decisions(text, normalised, classify)
+        # The classifier reads English only; on another language its guess is noise.
+        unreadable = self.unreadable(text)
+        found = self._decisions(text, normalised, classify and not unreadable)
         if not found:
-            if self.unreadable(text):
+            if unreadable:
                 return SafetyResult(
                     message=self.messages["not_english"].strip(), matched="language"
                 )

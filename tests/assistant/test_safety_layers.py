@@ -375,6 +375,13 @@ def test_another_language_gets_the_999_and_111_lines_in_plain_english(
     assert "English" in result.message
 
 
+def test_the_classifier_does_not_guess_at_another_language(layered: SafetyTriage) -> None:
+    # The English classifier had read this French fever question as a carer in crisis.
+    result = layered.triage("mon bébé a beaucoup de fièvre et il ne mange pas, que faire")
+    assert result.matched == "language"
+    assert result.message and "999" in result.message and "NHS 111" in result.message
+
+
 def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> None:
     path = tmp_path / "concepts.yaml"
     path.write_text(
