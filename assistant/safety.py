@@ -23,11 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from assistant.config import Settings
 from assistant.lexical import tokenize
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
+from assistant.rule_files import load_rule_file
 from assistant.safety_classifier import SafetyClassifier, TokenStates, read_metadata
 from assistant.safety_concepts import ConceptLayer, alternation
 from assistant.safety_thresholds import Gate
@@ -77,7 +76,7 @@ class SafetyTriage:
         classifier: SafetyClassifier | None = None,
     ) -> None:
         self.rules_dir = rules_dir
-        data = yaml.safe_load((rules_dir / "patterns.yaml").read_text())
+        data = load_rule_file(rules_dir / "patterns.yaml")
         fragments: dict[str, str] = data.get("fragments", {})
         self.concepts = ConceptLayer(rules_dir / "concepts.yaml")
         self.rules: list[Rule] = []
@@ -126,7 +125,7 @@ class SafetyTriage:
             load_replacements(rules_dir / "normalise.yaml"),
         )
         self.figures = _figures_of_speech(rules_dir / "normalise.yaml")
-        self.messages: dict[str, str] = yaml.safe_load((rules_dir / "messages.yaml").read_text())
+        self.messages: dict[str, str] = load_rule_file(rules_dir / "messages.yaml")
         missing = {*SAFETY_PRIORITY, *_MESSAGE_VARIANTS} - set(self.messages)
         if missing:
             raise ValueError(f"{rules_dir / 'messages.yaml'} has no message for {sorted(missing)}")
@@ -134,7 +133,7 @@ class SafetyTriage:
         # Words the library itself uses ("toddler", "purees"): English, though the model's
         # vocabulary may not hold them whole (`learn_words`).
         self.library_words: frozenset[str] = frozenset()
-        fitting = yaml.safe_load((rules_dir / "after_safety.yaml").read_text(encoding="utf-8"))
+        fitting = load_rule_file(rules_dir / "after_safety.yaml")
         self.fitting_topics = {
             category: {_topic(t) for t in fitting.get(category, [])} for category in SAFETY_PRIORITY
         }
@@ -295,7 +294,7 @@ class SafetyTriage:
 
 def _figures_of_speech(path: Path) -> list[tuple[re.Pattern[str], str]]:
     figures = []
-    for number, entry in enumerate(yaml.safe_load(path.read_text()).get("figures_of_speech") or []):
+    for number, entry in enumerate(load_rule_file(path).get("figures_of_speech") or []):
         try:
             figures.append((re.compile(entry["say"], re.IGNORECASE), str(entry["means"])))
         except (KeyError, TypeError, re.error) as error:

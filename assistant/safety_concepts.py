@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from assistant.models import SAFETY_PRIORITY, SafetyCategory
+from assistant.rule_files import load_rule_file
 
 _DEFAULT_WINDOW = 10
 
@@ -51,7 +50,7 @@ def alternation(text: str, terms: dict[str, str], where: str) -> re.Pattern[str]
 
 class ConceptLayer:
     def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_rule_file(path)
         terms: dict[str, str] = data.get("terms") or {}
         # Patterns' `unless` may use these lists too (one list of, say, colours explained by food).
         self.terms = terms

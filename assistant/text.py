@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from rapidfuzz.distance import OSA
+
+from assistant.rule_files import load_rule_file
 
 NORMALISE_FILE = Path(__file__).parent / "safety_rules" / "normalise.yaml"
 _MIN_CORRECTABLE = 6
@@ -28,7 +29,7 @@ OTHER_LANGUAGE_PROBABILITY = 0.95
 
 
 def load_replacements(path: Path = NORMALISE_FILE) -> dict[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_rule_file(path)
     return {
         **{str(k): str(v) for k, v in (data.get("replacements") or {}).items()},
         **{str(k): str(v) for k, v in (data.get("misspellings") or {}).items()},

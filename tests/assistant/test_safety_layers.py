@@ -382,6 +382,21 @@ def test_the_classifier_does_not_guess_at_another_language(layered: SafetyTriage
     assert result.message and "999" in result.message and "NHS 111" in result.message
 
 
+@pytest.mark.parametrize("name", ["concepts.yaml", "patterns.yaml", "normalise.yaml"])
+def test_a_rule_file_that_is_not_valid_yaml_names_the_file_and_line(
+    tmp_path: Path, name: str
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("data", "*.safetensors"))
+    broken = rules / name
+    # An unquoted regular expression with ": " in it, the mistake a trainer is likely to make.
+    broken.write_text(
+        broken.read_text(encoding="utf-8") + "\noops: (?: a|b): c\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=rf"{name}:.*line \d+.*not valid YAML"):
+        SafetyTriage(rules)
+
+
 def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> None:
     path = tmp_path / "concepts.yaml"
     path.write_text(
