@@ -177,13 +177,15 @@ class Assistant:
         if question.isupper() and len(_WORD.findall(question)) > 1:
             question = question.lower()  # all capitals read as ordinary text (not "EPO?")
 
-        # One embedding of the carer's own words serves the classifier and the search.
+        # One embedding serves the classifier and the search: of the carer's words with figures
+        # of speech read as what they mean ("she's dead good at sharing" is "really good").
+        meant = self.triage.literal(question)
         mark = time.perf_counter()
-        vector = self._embed(question)
+        vector = self._embed(meant)
         if vector is not None:
             timings["embed"] = _ms(mark)
         mark = time.perf_counter()
-        safety = self.triage.triage(question)
+        safety = self.triage.triage(meant)
         timings["triage"] = _ms(mark)
         if safety.matched == "language":
             return Prepared(question, history, safety, [], [], "unreadable", [], timings, started)
@@ -193,10 +195,10 @@ class Assistant:
             return Prepared(question, history, safety, [], [], "needs_more", [], timings, started)
 
         # A safety message is about what is happening now: search for it on its own words.
-        query = self.retrieval_query(question, [] if safety.category != "none" else history)
+        query = self.retrieval_query(meant, [] if safety.category != "none" else history)
         try:
             retrieval = self.retrieve(
-                query, filters, query_vector=vector if query == question else None
+                query, filters, query_vector=vector if query == meant else None
             )
         except Exception as error:
             if safety.category == "none":

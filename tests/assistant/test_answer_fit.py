@@ -234,6 +234,13 @@ def test_the_guides_own_example_is_answered_from_family_time(shipped_assistant: 
     assert answer.note is None
 
 
+def test_a_figure_of_speech_is_searched_for_what_it_means(shipped_assistant: Assistant) -> None:
+    # "dead good" had been searched as "dead" and the question declined as not covered.
+    answer = shipped_assistant.ask("she's dead good at sharing now, is that normal at 3")
+    assert not answer.abstained and answer.safety.category == "none"
+    assert "shar" in answer.answer.lower()
+
+
 def test_a_red_flag_list_is_quoted_whole_with_its_lead_in(shipped_assistant: Assistant) -> None:
     # The canonical 999 list is a lead-in sentence and bullet items: quoted as one unit, in its
     # own paragraph, never as a stray item and never cut off part-way.
