@@ -41,6 +41,7 @@ _LIVE_ONLY = {"emergency", "safeguarding"}
 # A message with letters in it but almost no English words is answered with a note that Nurture
 # reads English (and the 999 and NHS 111 lines), rather than searched.
 _MIN_WORDS_FOR_LANGUAGE = 6
+_LETTERS = re.compile(r"[^\W\d_]+")
 # Below this many words ("and what about afterwards?") an embedding says too little about
 # danger for the classifier to judge; the rules still read every message.
 MIN_WORDS_FOR_CLASSIFIER = 5
@@ -234,11 +235,12 @@ class SafetyTriage:
     def triage(self, text: str, *, classify: bool = True) -> SafetyResult:
         text = self.literal(text)
         normalised = self.normalise(text)
-        # The classifier reads English only; on another language its guess is noise.
-        unreadable = self.unreadable(text)
-        found = self._decisions(text, normalised, classify and not unreadable)
+        # The classifier reads English only; on another language its guess is noise. The cheap
+        # language model runs on every message, the word count only when nothing fired.
+        foreign = self.foreign(text)
+        found = self._decisions(text, normalised, classify and not foreign)
         if not found:
-            if unreadable:
+            if foreign or self.unreadable(text):
                 return SafetyResult(
                     message=self.messages["not_english"].strip(), matched="language"
                 )
@@ -274,15 +276,15 @@ class SafetyTriage:
         `unreadable`."""
         self.library_words = frozenset(terms)
 
+    def foreign(self, text: str) -> bool:
+        """Long enough to tell, and written in another language (a language model's reading)."""
+        return len(_LETTERS.findall(text)) >= _MIN_WORDS_FOR_LANGUAGE and other_language(text)
+
     def unreadable(self, text: str) -> bool:
-        """Words, but hardly any English ones: another language, or keyboard mashing."""
+        """Words, but hardly any English ones: keyboard mashing, or a language the model missed."""
         known = self.normalise.known_words
-        words = re.findall(r"[^\W\d_]+", text.lower())
-        if len(words) < _MIN_WORDS_FOR_LANGUAGE:
-            return False
-        if other_language(text):
-            return True
-        if not known:
+        words = _LETTERS.findall(text.lower())
+        if not known or len(words) < _MIN_WORDS_FOR_LANGUAGE:
             return False
         english = sum(
             1
