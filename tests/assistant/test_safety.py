@@ -97,10 +97,24 @@ MUST_NOT_TRIGGER = [
     "my foster daughter is black and her skin is really dry and ashy, what should i use on it",
     # "A bit" is not a bite.
     "birth mum told the sw i dont feed him properly because hes lost a bit of weight with a bug",
+    # Water: a question, a fear, a past event or play is not a child in the water now.
+    "is it safe to use a bath seat or can they drown",
+    "swimming lessons for a 3 year old in care, worried about drowning",
+    "she nearly drowned on holiday last year and now screams in the bath",
+    "she puts her face under the water in the bath and laughs, is that ok",
+    "she sleeps face down in her cot, is that ok at 5 months",
+    "she went under at her swimming lesson and came up laughing, should i worry",
+    "bath time is a battle, she thrashes about like she is drowning",
+    "we are drowning, two under two and no support from the sw",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
     "he nearly drowned in the paddling pool": "emergency",
+    "toddler found in pool": "emergency",
+    "found her face down in the bath": "emergency",
+    "he went under in the bath for a second and came up coughing, now he is really sleepy": (
+        "emergency"
+    ),
     "I dropped him on the kitchen floor and he has not cried": "carer_crisis",
     "I am falling apart and I cannot cope with the crying": "carer_crisis",
     "she said nanny pinches her at contact": "safeguarding",

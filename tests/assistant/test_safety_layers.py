@@ -232,6 +232,7 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "she'll be the death of me, she climbs everything",
         "he laughed so hard he couldn't breathe when the dog sneezed",
         "I'm drowning in paperwork this week",
+        "she's been under the weather and off her food since contact",
         "she goes completely floppy when I tell her no, is that normal",
         "toddler goes all stiff, or sort of limp, when I try to cuddle her",
         "she spat up a bit of blood after feeding from my cracked nipple",
@@ -325,6 +326,7 @@ def test_figures_of_speech_are_read_as_what_they_mean(triage: SafetyTriage) -> N
     assert "death" not in triage.literal("this baby will be the death of me")
     assert "drowning" not in triage.literal("I'm drowning in paperwork this week")
     assert "drowning" in triage.literal("he was drowning in the bath")
+    assert "weather" not in triage.literal("she's been a bit under the weather since contact")
     assert triage.literal("he's dying to go to the park") == "he's dying to go to the park"
 
 
