@@ -203,6 +203,11 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ("blood in his nappy like red jelly, knees pulled up", "emergency", "intussusception"),
         ("soft spot is sunken, no wet nappy since this morning", "medical", "dehydration"),
         ("he won't put any weight on his leg", "medical", "not-bearing-weight"),
+        (
+            "her withdrawal is not getting better, more jittery than last week and feeding less",
+            "medical",
+            "withdrawal-worsening",
+        ),
         # NHS head injury advice: a bump with no red flag in a child over one is for 111 or the GP.
         ("he bumped his head on the table, a lump but he's fine, 2 years", "medical", None),
     ],
@@ -233,6 +238,8 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "he laughed so hard he couldn't breathe when the dog sneezed",
         "I'm drowning in paperwork this week",
         "she's been under the weather and off her food since contact",
+        # The usual signs of withdrawal, asked about settling: not a call to the health team today.
+        "our nas baby is sneezy and jittery, what helps her settle at night?",
         "she goes completely floppy when I tell her no, is that normal",
         "toddler goes all stiff, or sort of limp, when I try to cuddle her",
         "she spat up a bit of blood after feeding from my cracked nipple",
