@@ -106,11 +106,18 @@ MUST_NOT_TRIGGER = [
     "she went under at her swimming lesson and came up laughing, should i worry",
     "bath time is a battle, she thrashes about like she is drowning",
     "we are drowning, two under two and no support from the sw",
+    # A secret and a surprise taught apart, a care task done gently: not harm.
+    "how do i teach a 4 year old the difference between a surprise and a secret?",
+    "her birthday party is a secret from her, how do i stop my son telling her",
+    "im scared of hurting his tiny fingers when i clip his nails",
+    "i was always scared of hurting her feelings when i said no, she is 3",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
     "he nearly drowned in the paddling pool": "emergency",
     "toddler found in pool": "emergency",
+    "she said daddy said its our secret": "safeguarding",
+    "i am terrified of hurting the baby": "carer_crisis",
     "found her face down in the bath": "emergency",
     "he went under in the bath for a second and came up coughing, now he is really sleepy": (
         "emergency"
