@@ -111,6 +111,9 @@ MUST_NOT_TRIGGER = [
     "her birthday party is a secret from her, how do i stop my son telling her",
     "im scared of hurting his tiny fingers when i clip his nails",
     "i was always scared of hurting her feelings when i said no, she is 3",
+    # Another child at nursery hit her; a fear of the dark after contact.
+    "she said a girl at nursery kicked her, the staff know",
+    "after family time she is scared of the dark, any tips",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -118,6 +121,8 @@ STILL_FIRES = {
     "toddler found in pool": "emergency",
     "she said daddy said its our secret": "safeguarding",
     "i am terrified of hurting the baby": "carer_crisis",
+    "she said a boy at nursery showed her his willy": "safeguarding",
+    "since the overnight at mums she is scared of men": "safeguarding",
     "found her face down in the bath": "emergency",
     "he went under in the bath for a second and came up coughing, now he is really sleepy": (
         "emergency"
@@ -227,6 +232,8 @@ def test_red_flag_words_meant_still_fire_on_the_rules(
 # that stops alarming on one fails here until it moves to the calm list.
 KNOWN_CLASSIFIER_FALSE_ALARMS = [
     "who do I call at night if I need help",
+    # The rules set another child at nursery aside; the classifier reads it as a disclosure.
+    "she said a girl at nursery kicked her, the staff know",
 ]
 
 
