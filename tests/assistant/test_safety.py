@@ -123,6 +123,10 @@ MUST_NOT_TRIGGER = [
     "he pretends to choke to get attention and laughs",
     "i nearly choked on my tea when the sw said they might go home",
     "my husband nearly choked when the sw said they might go home",
+    # A colour explained by a tantrum, a photo filter, or a newborn's hands the midwife checked.
+    "she goes purple when she screams in a tantrum, is that normal",
+    "her lips looked blue in the photo because of the filter",
+    "newborn's hands and feet are a bit blue but the rest of her is pink, midwife said normal",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -135,6 +139,10 @@ STILL_FIRES = {
     "she had a fit when her temperature went up": "emergency",
     "he choked on a crisp and coughed it out but now he is wheezing": "emergency",
     "he choked and i cant get it out": "emergency",
+    "when he cries his lips go blue": "emergency",
+    "she held her breath in a tantrum, went blue and she is not coming round": "emergency",
+    # NHS: a first breath-holding spell is for the GP.
+    "he held his breath in a tantrum and went blue then came round, first time": "medical",
     "since the overnight at mums she is scared of men": "safeguarding",
     "found her face down in the bath": "emergency",
     "he went under in the bath for a second and came up coughing, now he is really sleepy": (
