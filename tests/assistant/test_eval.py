@@ -44,7 +44,7 @@ def test_shipped_library_meets_the_bar(shipped_assistant: Assistant) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known shortfall (issue 11): 53 of 63 gold out-of-scope questions declined (0.84) "
+    reason="known shortfall (issue 11): 54 of 63 gold out-of-scope questions declined (0.86) "
     "since the library grew into pets, hair and adoption; the target is 0.90",
 )
 def test_nine_in_ten_gold_out_of_scope_questions_are_declined(
