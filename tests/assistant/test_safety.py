@@ -127,6 +127,11 @@ MUST_NOT_TRIGGER = [
     "she goes purple when she screams in a tantrum, is that normal",
     "her lips looked blue in the photo because of the filter",
     "newborn's hands and feet are a bit blue but the rest of her is pink, midwife said normal",
+    # A bump days ago that was checked, a newborn's cold with good feeds, limp with laughter.
+    "he hit his head on the table yesterday, hes been totally fine since, do i need to log it",
+    "newborn has been a bit unwell with a cold, snuffly but feeding well, any tips",
+    "he went limp with laughter when his dad tickled him",
+    "she flops like a rag doll when i try to put her shoes on",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -140,6 +145,9 @@ STILL_FIRES = {
     "he choked on a crisp and coughed it out but now he is wheezing": "emergency",
     "he choked and i cant get it out": "emergency",
     "when he cries his lips go blue": "emergency",
+    "he bumped his head yesterday and has been sick twice today": "emergency",
+    "newborn has a temperature of 38 but is feeding well": "emergency",
+    "he went limp and wont wake up": "emergency",
     "she held her breath in a tantrum, went blue and she is not coming round": "emergency",
     # NHS: a first breath-holding spell is for the GP.
     "he held his breath in a tantrum and went blue then came round, first time": "medical",
