@@ -154,7 +154,9 @@ class SafetyTriage:
         for rule in self.rules:
             if not live and rule.category in _LIVE_ONLY:
                 continue
-            if rule.regex.search(padded) and not (rule.unless and rule.unless.search(padded)):
+            # `unless` reads the message as the concepts do (unpadded), so a shared term list
+            # such as `seizure_settled` can anchor at its start with `^`.
+            if rule.regex.search(padded) and not (rule.unless and rule.unless.search(normalised)):
                 return rule.category, f"pattern:{rule.id}"
         return None
 
