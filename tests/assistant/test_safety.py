@@ -132,10 +132,20 @@ MUST_NOT_TRIGGER = [
     "newborn has been a bit unwell with a cold, snuffly but feeding well, any tips",
     "he went limp with laughter when his dad tickled him",
     "she flops like a rag doll when i try to put her shoes on",
+    # A photo of the child posted by the carer's family, the nursery or a church: a question
+    # for the photos guidance, not a location given away.
+    "my sister posted a photo of the baby on instagram, is that allowed",
+    "the nursery posted a picture of her on their facebook page, is that ok",
+    "our church put a photo of him in their newsletter and online",
+    "birth mum posted a sad quote on facebook about missing her children, no names or pics",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
     "he nearly drowned in the paddling pool": "emergency",
+    "his dad keeps posting photos of him on tiktok from contact": "safeguarding",
+    "my sister posted a photo of the foster baby on instagram with our town tagged": (
+        "safeguarding"
+    ),
     "toddler found in pool": "emergency",
     "she said daddy said its our secret": "safeguarding",
     "i am terrified of hurting the baby": "carer_crisis",
