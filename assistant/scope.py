@@ -4,6 +4,7 @@ is declined, even when it shares words with the library (`prompts/out_of_scope.y
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from assistant.embeddings import Embedder
 
 TOPICS_FILE = Path(__file__).parent / "prompts" / "out_of_scope.yaml"
 OLDER_CHILDREN = "older children and teenagers"
+UNCOVERED_SUBJECT = "someone or something other than a young child"
 # A child's age as carers write it: "12 year old", "16yo", "aged 9", "(10)", "a 14-year-old",
 # "shes 3".
 _AGE = re.compile(
@@ -24,6 +26,30 @@ _YOUNG = re.compile(
     r"\b(?:baby|babies|newborn|toddler|toddlers|infant|nursery|preschool|pre-school|lo|little one|"
     r"months?|weeks?|days?)\b|\b(?:mo|m/o|wk|wks)\b"
 )
+# A young child named outright, for telling a question about a pet, a plant or an elderly
+# parent from one about the child ("the nursery" is also a garden centre's).
+_CHILD = re.compile(
+    r"\b(?:bab(?:y|ies|ys)|newborns?|toddlers?|infants?|child|children|childs|kids?|lo|"
+    r"little ones?|son|daughter|boy|girl|grand(?:son|daughter|child|children)|nieces?|nephews?|"
+    r"placements?|preschool(?:er)?s?|pre-school)\b"
+    r"|\b\d{1,2}\s*-?\s*(?:months?|mths?|weeks?|wks?|mo|m/o)\b"
+    r"|\b[0-5]\s*-?\s*(?:yo|y/o|yrs?|years?)\b"
+)
+
+
+_OPENING_WORDS = 5
+# The topic whose pointer serves a question about an older child.
+_OLDER_TOPIC = "teenagers, exams, revision and homework"
+_PERSON = re.compile(r"\b(?:he|she|hes|shes|his|her|him|they|them|their)\b")
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """Words naming what the library is not about: `opening` counts in the question's first
+    few words (animals), `anywhere` wherever it comes (a care home, a garden centre)."""
+
+    opening: list[str] = field(default_factory=list)
+    anywhere: list[str] = field(default_factory=list)
 
 
 class ScopeGuard:
@@ -35,9 +61,16 @@ class ScopeGuard:
         floor: float,
         words: set[str] | None = None,
         max_age_years: int = 5,
+        subjects: Subjects | None = None,
+        pointers: dict[str, str] | None = None,
     ) -> None:
         self.topics = topics
+        # Who to ask instead, by topic (`ask` in the topics file).
+        self.pointers = pointers or {}
         self.words = words or set()
+        subjects = subjects or Subjects()
+        self._opening = _phrases(subjects.opening)
+        self._anywhere = _phrases(subjects.anywhere)
         self.vectors = vectors
         self.margin = margin
         self.floor = floor
@@ -50,8 +83,14 @@ class ScopeGuard:
         data = yaml.safe_load(TOPICS_FILE.read_text())
         topics = [str(t) for t in data["topics"]]
         words = {str(w).lower() for w in data.get("words") or []}
+        named = data.get("subjects") or {}
+        subjects = Subjects(
+            opening=[str(s) for s in named.get("opening") or []],
+            anywhere=[str(s) for s in named.get("anywhere") or []],
+        )
+        pointers = _pointers(data.get("ask") or [], topics)
         vectors = embedder.embed_documents(topics)
-        return cls(topics, vectors, margin, floor, words, max_age_years)
+        return cls(topics, vectors, margin, floor, words, max_age_years, subjects, pointers)
 
     def only_older_children(self, question: str) -> bool:
         """The question is about a child older than the library covers ("my 16 yo wants a
@@ -64,9 +103,37 @@ class ScopeGuard:
             return min(ages) > self.max_age_years
         return bool(_OLDER.search(text))
 
+    def only_uncovered_subject(self, question: str) -> bool:
+        """The question is about a pet, a plant, an elderly relative or a computer ("our rescue
+        dog howls when we go out") and names no young child."""
+        text = question.lower()
+        if _CHILD.search(text):
+            return False
+        if self._anywhere and self._anywhere.search(text):
+            return True
+        # An animal is the question's subject when it comes in the first few words ("our
+        # rescue dog howls"), unless someone acts on it first ("she hits the dog").
+        opening = " ".join(text.split()[:_OPENING_WORDS])
+        animal = self._opening.search(opening) if self._opening else None
+        return bool(animal and not _PERSON.search(opening[: animal.start()]))
+
     def names_uncovered_topic(self, question: str) -> bool:
         """The question uses a word that only an uncovered topic uses ("puppy", "vaping")."""
         return bool(self.words & set(re.findall(r"[a-z][a-z-]*", question.lower())))
+
+    def who_to_ask(self, outside: str | None, query_vector: np.ndarray | None) -> str | None:
+        """Who can answer a declined question instead: the pointer of the uncovered topic it
+        is about, or of the topic nearest in meaning (at least `floor` close); None when that
+        topic names no one better placed than the general pointer."""
+        if outside == OLDER_CHILDREN:
+            return self.pointers.get(_OLDER_TOPIC)
+        if outside in self.pointers:
+            return self.pointers[outside]
+        if query_vector is None:
+            return None
+        scores = self.vectors @ query_vector
+        best = int(np.argmax(scores))
+        return self.pointers.get(self.topics[best]) if scores[best] >= self.floor else None
 
     def outside(
         self, query_vector: np.ndarray, best_library_score: float, named: bool = False
@@ -81,3 +148,31 @@ class ScopeGuard:
         if score >= self.floor and score >= needed:
             return self.topics[best]
         return None
+
+
+def _phrases(phrases: list[str]) -> re.Pattern[str] | None:
+    """One pattern matching any of the phrases as whole words (a trailing `*` allows endings)."""
+    if not phrases:
+        return None
+    parts = [
+        re.escape(phrase.lower().rstrip("*")) + (r"\w*" if phrase.endswith("*") else "")
+        for phrase in phrases
+    ]
+    return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+
+
+def _pointers(entries: list[dict], topics: list[str]) -> dict[str, str]:
+    """`ask` entries as topic -> pointer text; a topic not in `topics` is a mistake."""
+    pointers: dict[str, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        text = " ".join(str(entry.get("text") or "").split())
+        if not text:
+            raise ValueError(f"{TOPICS_FILE}: ask entry {number} has no 'text'")
+        for topic in entry.get("topics") or []:
+            if topic not in topics:
+                raise ValueError(
+                    f"{TOPICS_FILE}: ask entry {number} names topic {topic!r}, which is not in "
+                    "'topics': copy the topic exactly"
+                )
+            pointers[str(topic)] = text
+    return pointers

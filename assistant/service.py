@@ -41,7 +41,7 @@ from assistant.models import (
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
 from assistant.safety import SafetyResult, SafetyTriage, build_triage, load_classifier
-from assistant.scope import OLDER_CHILDREN, ScopeGuard
+from assistant.scope import OLDER_CHILDREN, UNCOVERED_SUBJECT, ScopeGuard
 from assistant.store import IndexStore, open_store
 from assistant.topic_fit import default_topic_fit
 
@@ -84,6 +84,8 @@ class Prepared:
     closest: bool = False
     # For each hit, its quotable sentences' cosine with the carer's ask.
     similarities: list[dict[str, float]] = field(default_factory=list)
+    # For a declined question: who is better placed to answer it, when the topic says.
+    who_to_ask: str | None = None
 
 
 class Assistant:
@@ -267,6 +269,12 @@ class Assistant:
                 reason = "no_evidence"
         sources = [citation(n, hit.chunk, hit.score) for n, hit in enumerate(hits, start=1)]
         similarities = [self._similarity(hit, retrieval.ask_vector) for hit in hits]
+        who_to_ask = None
+        if reason == "out_of_scope" and self.scope is not None:
+            who_to_ask = self.scope.who_to_ask(outside, retrieval.query_vector)
+            if outside:
+                # About a topic we know we do not cover: library titles would only distract.
+                related = []
         return Prepared(
             question,
             history,
@@ -279,6 +287,7 @@ class Assistant:
             started,
             closest,
             similarities,
+            who_to_ask,
         )
 
     def finish(self, prepared: Prepared) -> Answer:
@@ -360,6 +369,8 @@ class Assistant:
             return None
         if self.scope.only_older_children(question):
             return OLDER_CHILDREN
+        if self.scope.only_uncovered_subject(question):
+            return UNCOVERED_SUBJECT
         if retrieval.query_vector is None:
             return None
         named = self.scope.names_uncovered_topic(retrieval.query)
@@ -488,6 +499,8 @@ class Assistant:
         text = self.messages[reason].strip()
         if reason == "needs_more":
             return text
+        if reason == "out_of_scope":
+            text += "\n\n" + (prepared.who_to_ask or self.messages["out_of_scope_ask"].strip())
         # A health or danger worry never gets a bare "not covered": NHS 111 and 999 come first.
         if prepared.safety.category == "none" and self.triage.health_worry(prepared.question):
             text = self.messages["health_worry"].strip() + "\n\n" + text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from assistant import Assistant
@@ -16,6 +17,7 @@ from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.errors import QuestionError
 from assistant.evaluate import citation_problems
 from assistant.retrieve import Hit, add_question_matches
+from assistant.scope import _pointers
 from assistant.service import check_length
 from assistant.topic_fit import default_topic_fit
 from tests.conftest import make_chunk, run_cli, with_changes
@@ -354,3 +356,78 @@ def test_the_sentence_that_answers_is_quoted_even_mid_section(
         embedder=embedder,
     ).ask(question)
     assert "on top of a sleeping bag" not in answer_body(without)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "adopting a rescue dog next month, how do we help him settle in",
+        "our two rabbits are brothers but keep fighting",
+        "we are fostering kittens for the rspca and one wont eat",
+        "mums care home says visiting is only 2-4pm, can i challenge that",
+        "the garden centre nursery has no staff on the tills",
+        "the social worker sent an email attachment i cant open",
+    ],
+)
+def test_a_question_about_a_pet_a_plant_or_an_elderly_parent_is_declined(
+    shipped_assistant: Assistant, question: str
+) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.abstained and answer.abstain_reason == "out_of_scope"
+
+
+@pytest.mark.parametrize(
+    ("question", "subject_only"),
+    [
+        ("our rescue dog howls when we go out", True),
+        ("my toddler is scared of our dog, what can i do", False),
+        ("he keeps squeezing the cat too hard, is that a trauma thing", False),
+        ("she hits the dog when shes cross", False),
+        ("the dog keeps growling at our 2 year old foster son", False),
+        ("my mum has dementia and forgets my foster baby's name", False),
+        ("my mum is in a care home and i cant visit her as often", True),
+    ],
+)
+def test_pets_and_elderly_relatives_are_told_apart_from_the_child(
+    shipped_assistant: Assistant, question: str, subject_only: bool
+) -> None:
+    assert shipped_assistant.scope is not None
+    assert shipped_assistant.scope.only_uncovered_subject(question) is subject_only
+
+
+@pytest.mark.parametrize(
+    ("question", "pointer"),
+    [
+        ("our rescue dog howls when we go out", "A vet"),
+        ("what is the fostering allowance for a baby", "your fostering service"),
+        ("my 15 year old has gcse mocks and wont revise", "their school"),
+        ("my mum has dementia and keeps wandering at night", "adult social care"),
+    ],
+)
+def test_a_decline_says_who_can_answer_instead(
+    shipped_assistant: Assistant, question: str, pointer: str
+) -> None:
+    answer = shipped_assistant.ask(question)
+    assert answer.abstained and answer.abstain_reason == "out_of_scope"
+    assert pointer in answer.answer
+    # A topic we know we do not cover gets its pointer, not library titles.
+    assert "supervising social worker is a good first person" not in answer.answer
+
+
+def test_a_decline_far_from_every_listed_topic_gets_the_general_pointer(
+    shipped_assistant: Assistant,
+) -> None:
+    scope = shipped_assistant.scope
+    assert scope is not None
+    answer = shipped_assistant.ask("slow cooker recipe for a family of six")
+    assert "a general source" in answer.answer
+    # Nothing near enough in meaning: the general pointer (the supervising social worker).
+    nowhere = np.zeros(scope.vectors.shape[1], dtype=np.float32)
+    assert scope.who_to_ask(None, nowhere) is None
+
+
+def test_a_pointer_for_a_topic_that_is_not_listed_is_refused() -> None:
+    with pytest.raises(ValueError, match="not in 'topics'"):
+        _pointers([{"text": "Ask a vet.", "topics": ["pet care"]}], ["pets"])
+    with pytest.raises(ValueError, match="has no 'text'"):
+        _pointers([{"topics": ["pets"]}], ["pets"])
