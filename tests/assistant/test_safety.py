@@ -138,11 +138,15 @@ MUST_NOT_TRIGGER = [
     "the nursery posted a picture of her on their facebook page, is that ok",
     "our church put a photo of him in their newsletter and online",
     "birth mum posted a sad quote on facebook about missing her children, no names or pics",
+    # "Won't get off his phone" is screen time, not a child who cannot be moved.
+    "my son won't get off his phone at night, how do i take it off him",
+    "he wont get off the ipad",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
     "he nearly drowned in the paddling pool": "emergency",
     "his dad keeps posting photos of him on tiktok from contact": "safeguarding",
+    "he wont get off the phone and hes gone blue": "emergency",
     "my sister posted a photo of the foster baby on instagram with our town tagged": (
         "safeguarding"
     ),
