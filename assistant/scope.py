@@ -4,7 +4,7 @@ is declined, even when it shares words with the library (`prompts/out_of_scope.y
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,6 @@ from assistant.embeddings import Embedder
 
 TOPICS_FILE = Path(__file__).parent / "prompts" / "out_of_scope.yaml"
 OLDER_CHILDREN = "older children and teenagers"
-UNCOVERED_SUBJECT = "someone or something other than a young child"
 # A child's age as carers write it: "12 year old", "16yo", "aged 9", "(10)", "a 14-year-old",
 # "shes 3".
 _AGE = re.compile(
@@ -44,12 +43,14 @@ _PERSON = re.compile(r"\b(?:he|she|hes|shes|his|her|him|they|them|their)\b")
 
 
 @dataclass(frozen=True)
-class Subjects:
-    """Words naming what the library is not about: `opening` counts in the question's first
-    few words (animals), `anywhere` wherever it comes (a care home, a garden centre)."""
+class Subject:
+    """Words naming something the library is not about, and the uncovered topic it belongs to:
+    `opening` words count in the question's first few words (animals), `anywhere` wherever
+    they come (a care home, a garden centre)."""
 
-    opening: list[str] = field(default_factory=list)
-    anywhere: list[str] = field(default_factory=list)
+    topic: str
+    opening: re.Pattern[str] | None = None
+    anywhere: re.Pattern[str] | None = None
 
 
 class ScopeGuard:
@@ -61,16 +62,14 @@ class ScopeGuard:
         floor: float,
         words: set[str] | None = None,
         max_age_years: int = 5,
-        subjects: Subjects | None = None,
+        subjects: list[Subject] | None = None,
         pointers: dict[str, str] | None = None,
     ) -> None:
         self.topics = topics
         # Who to ask instead, by topic (`ask` in the topics file).
         self.pointers = pointers or {}
         self.words = words or set()
-        subjects = subjects or Subjects()
-        self._opening = _phrases(subjects.opening)
-        self._anywhere = _phrases(subjects.anywhere)
+        self.subjects = subjects or []
         self.vectors = vectors
         self.margin = margin
         self.floor = floor
@@ -83,11 +82,20 @@ class ScopeGuard:
         data = yaml.safe_load(TOPICS_FILE.read_text())
         topics = [str(t) for t in data["topics"]]
         words = {str(w).lower() for w in data.get("words") or []}
-        named = data.get("subjects") or {}
-        subjects = Subjects(
-            opening=[str(s) for s in named.get("opening") or []],
-            anywhere=[str(s) for s in named.get("anywhere") or []],
-        )
+        subjects = [
+            Subject(
+                str(entry["topic"]),
+                _phrases([str(w) for w in entry.get("opening") or []]),
+                _phrases([str(w) for w in entry.get("anywhere") or []]),
+            )
+            for entry in data.get("subjects") or []
+        ]
+        for subject in subjects:
+            if subject.topic not in topics:
+                raise ValueError(
+                    f"{TOPICS_FILE}: subject topic {subject.topic!r} is not in 'topics': copy "
+                    "the topic exactly"
+                )
         pointers = _pointers(data.get("ask") or [], topics)
         vectors = embedder.embed_documents(topics)
         return cls(topics, vectors, margin, floor, words, max_age_years, subjects, pointers)
@@ -103,19 +111,22 @@ class ScopeGuard:
             return min(ages) > self.max_age_years
         return bool(_OLDER.search(text))
 
-    def only_uncovered_subject(self, question: str) -> bool:
-        """The question is about a pet, a plant, an elderly relative or a computer ("our rescue
-        dog howls when we go out") and names no young child."""
+    def uncovered_subject(self, question: str) -> str | None:
+        """The uncovered topic of a question about a pet, a plant, an elderly relative or a
+        computer ("our rescue dog howls when we go out") that names no young child."""
         text = question.lower()
         if _CHILD.search(text):
-            return False
-        if self._anywhere and self._anywhere.search(text):
-            return True
-        # An animal is the question's subject when it comes in the first few words ("our
-        # rescue dog howls"), unless someone acts on it first ("she hits the dog").
+            return None
         opening = " ".join(text.split()[:_OPENING_WORDS])
-        animal = self._opening.search(opening) if self._opening else None
-        return bool(animal and not _PERSON.search(opening[: animal.start()]))
+        for subject in self.subjects:
+            if subject.anywhere and subject.anywhere.search(text):
+                return subject.topic
+            # An animal is the question's subject when it comes in the first few words ("our
+            # rescue dog howls"), unless someone acts on it first ("she hits the dog").
+            found = subject.opening.search(opening) if subject.opening else None
+            if found and not _PERSON.search(opening[: found.start()]):
+                return subject.topic
+        return None
 
     def names_uncovered_topic(self, question: str) -> bool:
         """The question uses a word that only an uncovered topic uses ("puppy", "vaping")."""

@@ -41,7 +41,7 @@ from assistant.models import (
 )
 from assistant.retrieve import Filters, Hit, Retrieval, Retriever
 from assistant.safety import SafetyResult, SafetyTriage, build_triage, load_classifier
-from assistant.scope import OLDER_CHILDREN, UNCOVERED_SUBJECT, ScopeGuard
+from assistant.scope import OLDER_CHILDREN, ScopeGuard
 from assistant.store import IndexStore, open_store
 from assistant.topic_fit import default_topic_fit
 
@@ -369,8 +369,9 @@ class Assistant:
             return None
         if self.scope.only_older_children(question):
             return OLDER_CHILDREN
-        if self.scope.only_uncovered_subject(question):
-            return UNCOVERED_SUBJECT
+        subject = self.scope.uncovered_subject(question)
+        if subject:
+            return subject
         if retrieval.query_vector is None:
             return None
         named = self.scope.names_uncovered_topic(retrieval.query)

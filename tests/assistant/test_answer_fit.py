@@ -392,7 +392,7 @@ def test_pets_and_elderly_relatives_are_told_apart_from_the_child(
     shipped_assistant: Assistant, question: str, subject_only: bool
 ) -> None:
     assert shipped_assistant.scope is not None
-    assert shipped_assistant.scope.only_uncovered_subject(question) is subject_only
+    assert (shipped_assistant.scope.uncovered_subject(question) is not None) is subject_only
 
 
 @pytest.mark.parametrize(
@@ -402,6 +402,8 @@ def test_pets_and_elderly_relatives_are_told_apart_from_the_child(
         ("what is the fostering allowance for a baby", "your fostering service"),
         ("my 15 year old has gcse mocks and wont revise", "their school"),
         ("my mum has dementia and keeps wandering at night", "adult social care"),
+        ("mums care home says visiting is only 2-4pm, can i challenge that", "adult social care"),
+        ("the garden centre nursery has no staff on the tills", "a general source"),
     ],
 )
 def test_a_decline_says_who_can_answer_instead(
