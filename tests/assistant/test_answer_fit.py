@@ -165,9 +165,16 @@ def test_everyday_senses_of_shake_and_crisis_are_not_alarming(
         "my 16yo foster daughter wants her nose pierced and says her dad agreed. who decides",
         "our 11 year old has started refusing to go to school, how do i get her back in",
         "a 13-year-old in our care keeps staying out after curfew",
+        # A pet, a plant, an elderly parent or a computer, and no young child.
+        "adopting a rescue dog next month, how do we help him settle in",
+        "our two rabbits are brothers but keep fighting",
+        "we are fostering kittens for the rspca and one wont eat",
+        "mums care home says visiting is only 2-4pm, can i challenge that",
+        "the garden centre nursery has no staff on the tills",
+        "the social worker sent an email attachment i cant open",
     ],
 )
-def test_a_question_only_about_an_older_child_is_declined(
+def test_a_question_not_about_a_young_child_is_declined(
     shipped_assistant: Assistant, question: str
 ) -> None:
     answer = shipped_assistant.ask(question)
@@ -356,24 +363,6 @@ def test_the_sentence_that_answers_is_quoted_even_mid_section(
         embedder=embedder,
     ).ask(question)
     assert "on top of a sleeping bag" not in answer_body(without)
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "adopting a rescue dog next month, how do we help him settle in",
-        "our two rabbits are brothers but keep fighting",
-        "we are fostering kittens for the rspca and one wont eat",
-        "mums care home says visiting is only 2-4pm, can i challenge that",
-        "the garden centre nursery has no staff on the tills",
-        "the social worker sent an email attachment i cant open",
-    ],
-)
-def test_a_question_about_a_pet_a_plant_or_an_elderly_parent_is_declined(
-    shipped_assistant: Assistant, question: str
-) -> None:
-    answer = shipped_assistant.ask(question)
-    assert answer.abstained and answer.abstain_reason == "out_of_scope"
 
 
 @pytest.mark.parametrize(
