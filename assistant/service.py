@@ -501,7 +501,8 @@ class Assistant:
         if reason == "needs_more":
             return text
         if reason == "out_of_scope":
-            text += "\n\n" + (prepared.who_to_ask or self.messages["out_of_scope_ask"].strip())
+            pointer = prepared.who_to_ask or self.messages["out_of_scope_ask"].strip()
+            text += f"\n\n{pointer} {self.messages['out_of_scope_health'].strip()}"
         # A health or danger worry never gets a bare "not covered": NHS 111 and 999 come first.
         if prepared.safety.category == "none" and self.triage.health_worry(prepared.question):
             text = self.messages["health_worry"].strip() + "\n\n" + text
