@@ -91,11 +91,7 @@ class ScopeGuard:
             for entry in data.get("subjects") or []
         ]
         for subject in subjects:
-            if subject.topic not in topics:
-                raise ValueError(
-                    f"{TOPICS_FILE}: subject topic {subject.topic!r} is not in 'topics': copy "
-                    "the topic exactly"
-                )
+            _check_topic(subject.topic, topics, "a subject")
         pointers = _pointers(data.get("ask") or [], topics)
         vectors = embedder.embed_documents(topics)
         return cls(topics, vectors, margin, floor, words, max_age_years, subjects, pointers)
@@ -142,9 +138,14 @@ class ScopeGuard:
             return self.pointers[outside]
         if query_vector is None:
             return None
+        topic, score = self.nearest(query_vector)
+        return self.pointers.get(topic) if score >= self.floor else None
+
+    def nearest(self, query_vector: np.ndarray) -> tuple[str, float]:
+        """The uncovered topic nearest in meaning, and its cosine."""
         scores = self.vectors @ query_vector
         best = int(np.argmax(scores))
-        return self.pointers.get(self.topics[best]) if scores[best] >= self.floor else None
+        return self.topics[best], float(scores[best])
 
     def outside(
         self, query_vector: np.ndarray, best_library_score: float, named: bool = False
@@ -152,12 +153,10 @@ class ScopeGuard:
         """The uncovered topic the question is about, if it is clearly closer to it. When the
         question also uses a word only uncovered topics use (`named`: "dog", "pushchair"), being
         about as close is enough."""
-        scores = self.vectors @ query_vector
-        best = int(np.argmax(scores))
-        score = float(scores[best])
+        topic, score = self.nearest(query_vector)
         needed = best_library_score + (-self.margin if named else self.margin)
         if score >= self.floor and score >= needed:
-            return self.topics[best]
+            return topic
         return None
 
 
@@ -180,10 +179,14 @@ def _pointers(entries: list[dict], topics: list[str]) -> dict[str, str]:
         if not text:
             raise ValueError(f"{TOPICS_FILE}: ask entry {number} has no 'text'")
         for topic in entry.get("topics") or []:
-            if topic not in topics:
-                raise ValueError(
-                    f"{TOPICS_FILE}: ask entry {number} names topic {topic!r}, which is not in "
-                    "'topics': copy the topic exactly"
-                )
+            _check_topic(topic, topics, f"ask entry {number}")
             pointers[str(topic)] = text
     return pointers
+
+
+def _check_topic(topic: object, topics: list[str], where: str) -> None:
+    if topic not in topics:
+        raise ValueError(
+            f"{TOPICS_FILE}: {where} names topic {topic!r}, which is not in 'topics': copy the "
+            "topic exactly"
+        )
