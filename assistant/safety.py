@@ -60,12 +60,19 @@ class Rule:
     id: str
     regex: re.Pattern[str]
     distress: bool = False  # carer crisis heard as distress, not a risk of harm (patterns.yaml)
+    symptom: bool = False  # a medical rule about how the child is, not a question (patterns.yaml)
     unless: re.Pattern[str] | None = None  # a calm or figurative use anywhere sets it aside
 
 
 # Messages besides one per category: another language, a carer in distress, a health worry only
 # the classifier heard, the fever rule.
-_MESSAGE_VARIANTS = ("not_english", "carer_support", "medical_check", "medical_fever")
+_MESSAGE_VARIANTS = (
+    "not_english",
+    "carer_support",
+    "medical_check",
+    "medical_question",
+    "medical_fever",
+)
 
 
 class SafetyTriage:
@@ -100,6 +107,12 @@ class SafetyTriage:
                         f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
                         "'distress: true' is for carer_crisis patterns only"
                     )
+                symptom = entry.get("symptom", False)
+                if symptom not in (True, False) or (symptom and category != "medical"):
+                    raise ValueError(
+                        f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
+                        "'symptom: true' is for medical patterns only"
+                    )
                 unless = entry.get("unless")
                 where = f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: unless"
                 self.rules.append(
@@ -108,6 +121,7 @@ class SafetyTriage:
                         entry["id"],
                         regex,
                         distress,
+                        symptom,
                         alternation(unless, self.concepts.terms, where) if unless else None,
                     )
                 )
@@ -116,6 +130,9 @@ class SafetyTriage:
         # Decisions the classifier may raise: symptom concepts (`symptom: true`), never a dose or
         # diagnosis question ("does my baby have autism? he doesn't look at me" is no emergency).
         self._raisable = {f"concept:{c.id}" for c in self.concepts.concepts if c.symptom}
+        # Medical decisions about how the child is; the others ask about a medicine or a
+        # diagnosis, and get the "who can answer" message rather than "today".
+        self._symptoms = self._raisable | {f"pattern:{r.id}" for r in self.rules if r.symptom}
         # Crisis decisions that hear distress, not a risk of harm (`distress: true`).
         self._distress = {f"pattern:{r.id}" for r in self.rules if r.distress} | {
             f"concept:{c.id}" for c in self.concepts.concepts if c.distress
@@ -255,6 +272,8 @@ class SafetyTriage:
             message = self.messages["carer_support"]
         if category == "medical" and all(m.startswith("classifier:") for _, m in found):
             message = self.messages["medical_check"]
+        elif category == "medical" and not any(m in self._symptoms for _, m in found):
+            message = self.messages["medical_question"]
         if category == "medical" and words["fever_words"].search(normalised):
             message = self._with_fever_rule(message)
         return SafetyResult(category=category, message=message.strip(), matched=matched)

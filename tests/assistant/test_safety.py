@@ -141,6 +141,9 @@ MUST_NOT_TRIGGER = [
     # "Won't get off his phone" is screen time, not a child who cannot be moved.
     "my son won't get off his phone at night, how do i take it off him",
     "he wont get off the ipad",
+    # A filthy comfort blanket or toy that came with the child is not a filthy child.
+    "she came with a filthy blanket that stinks of smoke. can I wash it?",
+    "he arrived with a dirty old teddy he wont let go of, can i put it in the machine",
 ]
 # The same red-flag words, meant: each still fires.
 STILL_FIRES = {
@@ -173,6 +176,7 @@ STILL_FIRES = {
     "I dropped him on the kitchen floor and he has not cried": "carer_crisis",
     "I am falling apart and I cannot cope with the crying": "carer_crisis",
     "she said nanny pinches her at contact": "safeguarding",
+    "she arrived filthy and underweight, nappy not changed for days": "safeguarding",
     "he cut his head on the radiator and it is bleeding everywhere": "emergency",
     "he blacked out for a second after banging his head on the table": "emergency",
     # Live messages that share a word with a figure of speech or a question asked ahead of time.
@@ -338,7 +342,7 @@ def test_messages_carry_the_required_signposting(triage: SafetyTriage) -> None:
     for phrase in ("cot", "step out", "999", "116 123"):
         assert phrase in messages["carer_crisis"]
     for phrase in ("pharmacist", "GP", "health visitor", "NHS 111", "999"):
-        assert phrase in messages["medical"]
+        assert phrase in messages["medical"] and phrase in messages["medical_question"]
 
 
 def test_triage_works_without_the_model() -> None:

@@ -585,10 +585,34 @@ def test_a_health_worry_only_the_classifier_heard_gets_who_can_check_first(
     assert heard.message == layered.messages["medical_check"].strip()
     assert "NHS 111" in heard.message and "999" in heard.message
     assert "today" not in heard.message.split("\n")[0]
-    # A rule's medical decision keeps the full message, doses and all.
-    dose = layered.triage("how much calpol can I give my 4 month old")
-    assert dose.matched.startswith("pattern:") or dose.matched.startswith("concept:")
-    assert dose.message and dose.message.startswith("**This needs advice from a health")
+    # A symptom rule keeps the full message: the child needs to be seen today.
+    bump = layered.triage("he banged his head on the table, seems fine")
+    assert bump.matched == "pattern:head-blow"
+    assert bump.message == layered.messages["medical"].strip()
+    assert "today" in bump.message.split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much calpol can I give my 4 month old",
+        "can i give calpol to my foster baby after her jabs",
+        "newborn cries from 6 till 10 every evening, is this colic and what helps",
+    ],
+)
+def test_a_medicine_or_diagnosis_question_gets_who_can_answer_not_today(
+    layered: SafetyTriage, question: str
+) -> None:
+    asked = layered.triage(question)
+    assert asked.category == "medical" and asked.matched.startswith("pattern:")
+    assert asked.message == layered.messages["medical_question"].strip()
+    assert "today" not in asked.message
+    assert "doses" in asked.message and "pharmacist" in asked.message
+    assert "NHS 111" in asked.message and "999" in asked.message
+    # With a symptom beside it, the child needs to be seen today.
+    feverish = layered.triage(question + ", she is 8 months and her temperature is 39.5")
+    assert feverish.category == "medical"
+    assert feverish.message.startswith("**This needs advice from a health professional today")
 
 
 def test_classifier_probabilities_and_its_decision(classifier: SafetyClassifier) -> None:
