@@ -11,6 +11,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.evaluate import GoldSet
 from assistant.store import open_store
 from ingest.pipeline import Pipeline
 from ingest.preview import draft_assistant, load, preview, sections_of
@@ -76,7 +77,15 @@ def test_preview_re_embeds_only_the_edited_document_and_reports_changes(
     def step(message: str) -> None:  # the texts embedded before each step began
         embedded_by_step[message] = counting.texts
 
-    report = preview(library, store, counting, progress=step)
+    # A slice of the gold set with the question the edit answers: enough to see a change.
+    whole = GoldSet.load(library.corpus_dir / "eval" / "questions.yaml")
+    knitting = [item for item in whole.out_of_scope if item.question == QUESTION]
+    gold = GoldSet(
+        in_scope=whole.in_scope[:12],
+        out_of_scope=whole.out_of_scope[:8] + knitting,
+        safety=whole.safety[:3],
+    )
+    report = preview(library, store, counting, gold=gold, progress=step)
 
     assert report.draft and report.draft != live
     assert report.live == live
@@ -117,16 +126,16 @@ def test_preview_re_embeds_only_the_edited_document_and_reports_changes(
 
 
 def test_drafts_are_pruned_like_old_generations(
-    library: Settings, embedder: SentenceTransformerEmbedder
+    embedded_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
+    # The small fixture library: pruning does not depend on the library's size.
+    library = embedded_settings
     store = open_store(library)
-    live, _ = store.pointer()
-    edit(library.corpus_dir)
     pipeline = Pipeline(library, store, embedder)
+    live = pipeline.run().active
+    edited = edit(library.corpus_dir, "guidance/crying")
     first = pipeline.run(activate=False).active
-    (library.corpus_dir / f"{EDITED}.md").write_text(
-        (library.corpus_dir / f"{EDITED}.md").read_text().replace("120 stitches", "100 stitches")
-    )
+    edited.write_text(edited.read_text().replace("120 stitches", "100 stitches"))
     second = pipeline.run(activate=False).active
     assert first != second
     assert first not in store.generations()  # the older draft is gone
@@ -139,7 +148,7 @@ def test_drafts_are_pruned_like_old_generations(
 
 
 def test_activating_an_unknown_generation_says_what_to_do(
-    library: Settings, embedder: SentenceTransformerEmbedder
+    embedded_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
     with pytest.raises(Exception, match="nurture preview"):
-        Pipeline(library, open_store(library), embedder).activate("g-nope")
+        Pipeline(embedded_settings, open_store(embedded_settings), embedder).activate("g-nope")
