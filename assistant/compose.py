@@ -345,7 +345,7 @@ class ExtractiveGenerator:
             chosen = self._lead_with_answer(chosen, candidates, question, ask)
         if not closest:
             chosen += self._second(passages, fitting, primary, chosen, ask)
-        chosen = self._answering_sentence(chosen, passages, fitting, ask)
+        chosen = self._answering_sentence(chosen, passages, [primary], ask)
         return [
             Sentence(
                 self._verdict_fit(c.text, passages[c.passage], question, yes_no),
@@ -556,6 +556,9 @@ class ExtractiveGenerator:
             for candidate in self._candidates(passage, index, ask)[:3]:
                 if (
                     candidate.relevance < self.second_support
+                    # Sharing a word is not enough where meaning can be measured: a second
+                    # section's sentence must itself match the carer's ask.
+                    or (passage.similarity and candidate.similarity < self.answer_floor)
                     or not self._fits(candidate, ask)
                     or _DANGLING.match(candidate.text)
                     or words + candidate.words > self.max_words

@@ -219,6 +219,56 @@ def test_the_sentence_that_answers_the_ask_is_added_after_the_opening() -> None:
     assert answering not in [s.text for s in off.generate(question, [passage], [])]
 
 
+def test_another_sections_sentence_is_added_only_when_it_matches_the_ask() -> None:
+    from assistant.compose import ExtractiveGenerator, Passage
+
+    jealous = (
+        "Jealousy of a foster baby is common in carers' own children, and it usually eases "
+        "with regular time alone with you. "
+        "Name the feeling kindly and give your child a short, protected time with you every day."
+    )
+    feeding = (
+        "A baby who is full turns away from the bottle and relaxes his hands. "
+        "Let the baby stop when he is full rather than encouraging him to finish the bottle."
+    )
+    own = make_chunk(
+        "jealousy",
+        heading_path=["Jealousy", "My own child is jealous of the foster baby. What can I do?"],
+        text=jealous,
+        end=len(jealous),
+        topics=["feelings"],
+    )
+    other = make_chunk(
+        "jealousy",
+        id="jealousy::1",
+        anchor="full",
+        heading_path=["Jealousy", "How do I know when the baby is full?"],
+        text=feeding,
+        end=len(feeding),
+        topics=["feelings"],
+    )
+    question = "our son is 5 and jealous of the foster baby, now he wants a bottle too"
+    stray = "Let the baby stop when he is full rather than encouraging him to finish the bottle."
+
+    def quoted(stray_cosine: float, other_score: float) -> list[str]:
+        cosines = dict.fromkeys((jealous + " " + feeding).split(". "), 0.45)
+        near = {**cosines, stray: stray_cosine}
+        passages = [
+            Passage(own, 1.0, similarity=near),
+            Passage(other, other_score, similarity=near),
+        ]
+        compose = ExtractiveGenerator(target_words=20)
+        return [s.text for s in compose.generate(question, passages, [])]
+
+    # A close second section that shares a word ("bottle") but not the meaning adds nothing.
+    assert stray not in quoted(0.3, 0.97)
+    assert all(not text.startswith("A baby who is full") for text in quoted(0.3, 0.97))
+    # One whose sentence does match the ask may add it as a second point.
+    assert stray in quoted(0.9, 0.97)
+    # "The sentence that answers" comes from the section quoted, never from a weaker one.
+    assert stray not in quoted(0.9, 0.85)
+
+
 def test_an_alarming_sentence_is_never_added_to_a_gentle_question() -> None:
     from assistant.compose import ExtractiveGenerator, Passage
 
