@@ -27,11 +27,13 @@ _YOUNG = re.compile(
 )
 # A young child named outright, for telling a question about a pet, a plant or an elderly
 # parent from one about the child ("the nursery" is also a garden centre's).
-_CHILD = re.compile(
+_CHILD_WORD = re.compile(
     r"\b(?:bab(?:y|ies|ys)|newborns?|toddlers?|infants?|child|children|childs|kids?|lo|"
     r"little ones?|son|daughter|boy|girl|grand(?:son|daughter|child|children)|nieces?|nephews?|"
     r"placements?|preschool(?:er)?s?|pre-school)\b"
-    r"|\b\d{1,2}\s*-?\s*(?:months?|mths?|weeks?|wks?|mo|m/o)\b"
+)
+_CHILD_AGE = re.compile(
+    r"\b\d{1,2}\s*-?\s*(?:months?|mths?|weeks?|wks?|mo|m/o)\b"
     r"|\b[0-5]\s*-?\s*(?:yo|y/o|yrs?|years?)\b"
 )
 
@@ -111,16 +113,23 @@ class ScopeGuard:
         """The uncovered topic of a question about a pet, a plant, an elderly relative or a
         computer ("our rescue dog howls when we go out") that names no young child."""
         text = question.lower()
-        if _CHILD.search(text):
+        if _CHILD_WORD.search(text):
             return None
         opening = " ".join(text.split()[:_OPENING_WORDS])
         for subject in self.subjects:
-            if subject.anywhere and subject.anywhere.search(text):
+            ages = [text[m.end() :] for m in _CHILD_AGE.finditer(text)]
+            if subject.anywhere and subject.anywhere.search(text) and not ages:
                 return subject.topic
             # An animal is the question's subject when it comes in the first few words ("our
-            # rescue dog howls"), unless someone acts on it first ("she hits the dog").
+            # rescue dog howls"), unless someone acts on it first ("she hits the dog"). An age is
+            # then the child's, unless it is the animal's ("an 8 week old puppy") or a litter's
+            # ("one of the 5 week olds"): "the cat scratched my 3 year old" is about a child.
             found = subject.opening.search(opening) if subject.opening else None
-            if found and not _PERSON.search(opening[: found.start()]):
+            if (
+                found
+                and not _PERSON.search(opening[: found.start()])
+                and all(_an_animals_age(after, subject.opening) for after in ages)
+            ):
                 return subject.topic
         return None
 
@@ -190,3 +199,11 @@ def _check_topic(topic: object, topics: list[str], where: str) -> None:
             f"{TOPICS_FILE}: {where} names topic {topic!r}, which is not in 'topics': copy the "
             "topic exactly"
         )
+
+
+def _an_animals_age(after: str, animals: re.Pattern[str]) -> bool:
+    """What follows an age ("5 weeks") says it is an animal's: "old puppy", or "olds" (a litter)."""
+    after = after.lstrip(" -")
+    if after.startswith("olds"):
+        return True
+    return bool(animals.match(after.removeprefix("old").lstrip(" -")))

@@ -375,6 +375,12 @@ def test_the_sentence_that_answers_is_quoted_even_mid_section(
         ("the dog keeps growling at our 2 year old foster son", False),
         ("my mum has dementia and forgets my foster baby's name", False),
         ("my mum is in a care home and i cant visit her as often", True),
+        # An age is the animal's when it says so, or a litter's; otherwise the child's.
+        ("we foster kittens for a rescue and one of the 5 week olds wont eat", True),
+        ("our 8 week old puppy cries all night in his crate", True),
+        ("our rescue greyhound wont stop barking at the postman", True),
+        ("the cat scratched my 3 year old, should i get rid of it", False),
+        ("my 10 week old cries whenever the dog barks", False),
     ],
 )
 def test_pets_and_elderly_relatives_are_told_apart_from_the_child(
