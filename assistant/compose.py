@@ -194,6 +194,15 @@ _VERDICT = re.compile(
     r"|(?:yes|no),\s+)(?=\S)",
     re.IGNORECASE,
 )
+# A verdict's qualifier ("Yes, but only for ...") that cannot open a sentence on its own.
+_QUALIFIER = re.compile(r"^(?:but|only|unless|if|as long as|provided|except)\b", re.IGNORECASE)
+# Words that turn a yes/no question round ("is respite bad?" against "is respite worth it?"):
+# a verdict answers only a question of the same sense as its heading.
+_AGAINST = re.compile(
+    r"\b(?:bad|worse|wrong|harm\w*|hurt\w*|damag\w*|dangerous|unsafe|risky|cruel|selfish|"
+    r"unfair|too (?:early|late|young|old|much|many|long|soon))\b",
+    re.IGNORECASE,
+)
 # A choice between two things ("through the hv or the lac nurse?"): no yes or no answers it.
 _CHOICE = re.compile(
     r"\b\w+ or (?!not\b|no\b|something\b|anything\b|is it\b|more\b|less\b|so\b|longer\b)\w+",
@@ -361,12 +370,17 @@ class ExtractiveGenerator:
         keeps it only when the carer asked a yes/no question, not a choice ("the hv or the lac
         nurse?"), and it was the section's own question; otherwise the verdict is dropped and
         the rest quoted."""
-        if yes_no and passage.asked_directly and not _CHOICE.search(question):
+        same_sense = bool(_AGAINST.search(question)) == bool(
+            _AGAINST.search(_heading(passage.chunk))
+        )
+        if yes_no and passage.asked_directly and same_sense and not _CHOICE.search(question):
             return text
         verdict = _VERDICT.match(text)
         if not verdict or len(text) - verdict.end() < 20:
             return text
         rest = text[verdict.end() :]
+        if _QUALIFIER.match(rest):
+            return text  # "Yes, but only for ...": without its verdict the rest is not a sentence
         return rest[0].upper() + rest[1:]
 
     # -- steps ------------------------------------------------------------------------

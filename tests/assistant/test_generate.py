@@ -177,6 +177,46 @@ def test_a_sections_verdict_answers_only_its_own_yes_no_question() -> None:
     assert first("how long will the evening crying go on?", True).startswith("Many babies")
 
 
+def test_a_verdict_is_dropped_for_a_question_asked_the_other_way_round() -> None:
+    from assistant.compose import ExtractiveGenerator, Passage
+
+    text = (
+        "Usually yes: a short, well-planned break helps a child in the long run, because a "
+        "rested carer stays calm and warm. A few unsettled days afterwards are normal."
+    )
+    chunk = make_chunk(
+        "respite",
+        heading_path=["Respite", "He gets unsettled after respite. Is it still worth having?"],
+        text=text,
+        end=len(text),
+    )
+    compose = ExtractiveGenerator()
+
+    def first(question: str) -> str:
+        passage = Passage(chunk, 1.0, asked_directly=True, question=0.9)
+        return compose.generate(question, [passage], [])[0].text
+
+    assert first("is respite still worth having if he gets unsettled?").startswith("Usually yes")
+    # "Is it bad?" asks the heading's question the other way round: "yes" would mean "bad".
+    assert first("is respite bad for a baby's attachment?").startswith("A short, well-planned")
+
+
+def test_a_verdicts_qualifier_is_not_left_to_open_the_sentence() -> None:
+    from assistant.compose import ExtractiveGenerator, Passage
+
+    text = (
+        "Yes, but only for a trip abroad of more than 3 months or a change of surname: for "
+        "either of those, a special guardian needs the written consent of everyone with "
+        "parental responsibility or the court's permission."
+    )
+    chunk = make_chunk(
+        "sgo", heading_path=["SGO", "Do I need consent to go abroad?"], text=text, end=len(text)
+    )
+    passage = Passage(chunk, 1.0, asked_directly=False, question=0.4)
+    quoted = ExtractiveGenerator().generate("can we go to spain with an sgo", [passage], [])
+    assert quoted[0].text == text  # not "But only for a trip abroad ..."
+
+
 def test_the_sentence_that_answers_the_ask_is_added_after_the_opening() -> None:
     from assistant.compose import ExtractiveGenerator, Passage
 
