@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.evaluate import citation_problems
+from assistant.models import Chunk
 from assistant.service import Assistant
 from tests.conftest import free_port, make_chunk, running
 
@@ -56,6 +57,11 @@ def assistant_with(
         **{**fixture_settings.model_dump(), "llm_base_url": base_url, "llm_model": "test-model"}
     )
     return Assistant.from_settings(settings, embedder=embedder)
+
+
+def section(doc_id: str, heading: str, text: str, **fields: object) -> Chunk:
+    """A chunk holding the opening of a section under `heading`, the whole of `text`."""
+    return make_chunk(doc_id, heading_path=[doc_id, heading], text=text, end=len(text), **fields)
 
 
 def test_llm_reply_that_quotes_and_cites_is_kept(
@@ -184,12 +190,7 @@ def test_a_verdict_is_dropped_for_a_question_asked_the_other_way_round() -> None
         "Usually yes: a short, well-planned break helps a child in the long run, because a "
         "rested carer stays calm and warm. A few unsettled days afterwards are normal."
     )
-    chunk = make_chunk(
-        "respite",
-        heading_path=["Respite", "He gets unsettled after respite. Is it still worth having?"],
-        text=text,
-        end=len(text),
-    )
+    chunk = section("respite", "He gets unsettled after respite. Is it still worth having?", text)
     compose = ExtractiveGenerator()
 
     def first(question: str) -> str:
@@ -209,9 +210,7 @@ def test_a_verdicts_qualifier_is_not_left_to_open_the_sentence() -> None:
         "either of those, a special guardian needs the written consent of everyone with "
         "parental responsibility or the court's permission."
     )
-    chunk = make_chunk(
-        "sgo", heading_path=["SGO", "Do I need consent to go abroad?"], text=text, end=len(text)
-    )
+    chunk = section("sgo", "Do I need consent to go abroad?", text)
     passage = Passage(chunk, 1.0, asked_directly=False, question=0.4)
     quoted = ExtractiveGenerator().generate("can we go to spain with an sgo", [passage], [])
     assert quoted[0].text == text  # not "But only for a trip abroad ..."
@@ -271,20 +270,18 @@ def test_another_sections_sentence_is_added_only_when_it_matches_the_ask() -> No
         "A baby who is full turns away from the bottle and relaxes his hands. "
         "Let the baby stop when he is full rather than encouraging him to finish the bottle."
     )
-    own = make_chunk(
+    own = section(
         "jealousy",
-        heading_path=["Jealousy", "My own child is jealous of the foster baby. What can I do?"],
-        text=jealous,
-        end=len(jealous),
+        "My own child is jealous of the foster baby. What can I do?",
+        jealous,
         topics=["feelings"],
     )
-    other = make_chunk(
+    other = section(
         "jealousy",
+        "How do I know when the baby is full?",
+        feeding,
         id="jealousy::1",
         anchor="full",
-        heading_path=["Jealousy", "How do I know when the baby is full?"],
-        text=feeding,
-        end=len(feeding),
         topics=["feelings"],
     )
     question = "our son is 5 and jealous of the foster baby, now he wants a bottle too"
