@@ -368,8 +368,9 @@ class ExtractiveGenerator:
     def _verdict_fit(text: str, passage: Passage, question: str, yes_no: bool) -> str:
         """A sentence opening with its section's verdict ("Yes, with written permission: ...")
         keeps it only when the carer asked a yes/no question, not a choice ("the hv or the lac
-        nurse?"), and it was the section's own question; otherwise the verdict is dropped and
-        the rest quoted."""
+        nurse?"), it was the section's own question, and it was asked the same way round ("is
+        respite bad?" is not "is respite worth it?"); otherwise the verdict is dropped and the
+        rest quoted, unless what follows it cannot stand alone ("but only for ...")."""
         same_sense = bool(_AGAINST.search(question)) == bool(
             _AGAINST.search(_heading(passage.chunk))
         )

@@ -101,28 +101,18 @@ class SafetyTriage:
                         f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r} is not a valid "
                         f"regular expression ({error})"
                     ) from None
-                distress = entry.get("distress", False)
-                if distress not in (True, False) or (distress and category != "carer_crisis"):
-                    raise ValueError(
-                        f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
-                        "'distress: true' is for carer_crisis patterns only"
-                    )
-                symptom = entry.get("symptom", False)
-                if symptom not in (True, False) or (symptom and category != "medical"):
-                    raise ValueError(
-                        f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: "
-                        "'symptom: true' is for medical patterns only"
-                    )
+                where = f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}"
                 unless = entry.get("unless")
-                where = f"{rules_dir / 'patterns.yaml'}: pattern {entry['id']!r}: unless"
                 self.rules.append(
                     Rule(
                         category,
                         entry["id"],
                         regex,
-                        distress,
-                        symptom,
-                        alternation(unless, self.concepts.terms, where) if unless else None,
+                        _flag(entry, "distress", category, "carer_crisis", where),
+                        _flag(entry, "symptom", category, "medical", where),
+                        alternation(unless, self.concepts.terms, f"{where}: unless")
+                        if unless
+                        else None,
                     )
                 )
                 vocabulary.update(re.findall(r"[a-z]{6,}", re.sub(r"\\[a-z]", " ", source)))
@@ -313,6 +303,14 @@ class SafetyTriage:
             if word in known or not self.library_words.isdisjoint(tokenize(word))
         )
         return english / len(words) < _MIN_ENGLISH_SHARE
+
+
+def _flag(entry: dict, name: str, category: str, only_for: str, where: str) -> bool:
+    """A pattern's yes/no flag (`distress`, `symptom`), which only one category may set."""
+    value = entry.get(name, False)
+    if value not in (True, False) or (value and category != only_for):
+        raise ValueError(f"{where}: '{name}: true' is for {only_for} patterns only")
+    return value
 
 
 def _figures_of_speech(path: Path) -> list[tuple[re.Pattern[str], str]]:

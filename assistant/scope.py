@@ -116,8 +116,8 @@ class ScopeGuard:
         if _CHILD_WORD.search(text):
             return None
         opening = " ".join(text.split()[:_OPENING_WORDS])
+        ages = [text[m.end() :] for m in _CHILD_AGE.finditer(text)]  # what follows each age
         for subject in self.subjects:
-            ages = [text[m.end() :] for m in _CHILD_AGE.finditer(text)]
             if subject.anywhere and subject.anywhere.search(text) and not ages:
                 return subject.topic
             # An animal is the question's subject when it comes in the first few words ("our

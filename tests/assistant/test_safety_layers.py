@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from assistant.config import Settings
 from assistant.embeddings import SentenceTransformerEmbedder
@@ -403,6 +404,24 @@ def test_a_rule_file_that_is_not_valid_yaml_names_the_file_and_line(
         broken.read_text(encoding="utf-8") + "\noops: (?: a|b): c\n", encoding="utf-8"
     )
     with pytest.raises(ValueError, match=rf"{name}:.*line \d+.*not valid YAML"):
+        SafetyTriage(rules)
+
+
+@pytest.mark.parametrize(
+    ("flag", "category", "only_for"),
+    [("symptom", "safeguarding", "medical"), ("distress", "medical", "carer_crisis")],
+)
+def test_a_patterns_flag_on_the_wrong_category_names_the_pattern(
+    tmp_path: Path, flag: str, category: str, only_for: str
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("data", "*.safetensors"))
+    patterns = rules / "patterns.yaml"
+    data = yaml.safe_load(patterns.read_text(encoding="utf-8"))
+    data[category].append({"id": "flagged", "pattern": "xyzzy", flag: True})
+    patterns.write_text(yaml.safe_dump(data), encoding="utf-8")
+    message = rf"patterns.yaml: pattern 'flagged': '{flag}: true' is for {only_for} patterns"
+    with pytest.raises(ValueError, match=message):
         SafetyTriage(rules)
 
 
