@@ -305,12 +305,12 @@ class SafetyTriage:
         return english / len(words) < _MIN_ENGLISH_SHARE
 
 
-def _flag(entry: dict, name: str, category: str, only_for: str, where: str) -> bool:
+def _flag(entry: dict[str, object], name: str, category: str, only_for: str, where: str) -> bool:
     """A pattern's yes/no flag (`distress`, `symptom`), which only one category may set."""
     value = entry.get(name, False)
     if value not in (True, False) or (value and category != only_for):
         raise ValueError(f"{where}: '{name}: true' is for {only_for} patterns only")
-    return value
+    return bool(value)
 
 
 def _figures_of_speech(path: Path) -> list[tuple[re.Pattern[str], str]]:
