@@ -218,7 +218,8 @@ class SafetyTriage:
         when they found safeguarding or a carer crisis ("pills in his bag after contact, some
         chewed, and he's drowsy"). Never when a rule found a dose or diagnosis question or an
         emergency; never emergency or safeguarding for a general question; never an emergency
-        where a calm reading is written down (`calm_readings`); nothing for a few words."""
+        where a calm reading is written down (`calm_readings`); never safeguarding for a child's
+        own hitting or biting (`child_behaviour`); nothing for a few words."""
         if len(normalised.split()) < MIN_WORDS_FOR_CLASSIFIER:
             return frozenset()
         if found and not all(matched in self._raisable for _, matched in found):
@@ -230,9 +231,17 @@ class SafetyTriage:
             allowed = SAFETY_PRIORITY[: SAFETY_PRIORITY.index("medical")]
         else:
             allowed = SAFETY_PRIORITY
-        calm = self.concepts.word_lists["calm_readings"].search(normalised)
+        words = self.concepts.word_lists
+        calm = words["calm_readings"].search(normalised)
+        behaviour = words["child_behaviour"].search(normalised) and not words[
+            "harm_context"
+        ].search(normalised)
         return frozenset(
-            c for c in allowed if (live or c not in _LIVE_ONLY) and not (calm and c == "emergency")
+            c
+            for c in allowed
+            if (live or c not in _LIVE_ONLY)
+            and not (calm and c == "emergency")
+            and not (behaviour and c == "safeguarding")
         )
 
     def literal(self, text: str) -> str:

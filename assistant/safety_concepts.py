@@ -18,7 +18,14 @@ from assistant.rule_files import load_rule_file
 _DEFAULT_WINDOW = 10
 
 
-_WORD_LISTS = ("health_worry", "losing_control", "fever_words", "calm_readings")
+_WORD_LISTS = (
+    "health_worry",
+    "losing_control",
+    "fever_words",
+    "calm_readings",
+    "child_behaviour",
+    "harm_context",
+)
 
 
 @dataclass(frozen=True)

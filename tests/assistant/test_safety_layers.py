@@ -458,7 +458,11 @@ def test_concept_file_errors_name_the_file_and_the_concept(tmp_path: Path) -> No
     path.write_text(f"concepts: []\n{words}")
     with pytest.raises(ValueError, match="concepts.yaml: give the word list 'calm_readings'"):
         ConceptLayer(path)
-    path.write_text(f"concepts: []\n{words}calm_readings: 'ice lolly'\n")
+    words += "calm_readings: 'ice lolly'\nchild_behaviour: 'hits me'\n"
+    path.write_text(f"concepts: []\n{words}")
+    with pytest.raises(ValueError, match="concepts.yaml: give the word list 'harm_context'"):
+        ConceptLayer(path)
+    path.write_text(f"concepts: []\n{words}harm_context: 'drunk'\n")
     assert ConceptLayer(path).word_lists["fever_words"].search("a high fever")
 
 
@@ -593,6 +597,25 @@ def test_a_calm_reading_written_down_keeps_the_classifier_from_a_999_message(
     # The danger itself still fires on its own words.
     urgent = "his tongue is blue from a slushie and now he can't breathe"
     assert layered.triage(urgent).category == "emergency"
+
+
+def test_a_childs_own_hitting_or_biting_is_not_read_as_harm_by_the_classifier_alone(
+    classifier: SafetyClassifier, layered: SafetyTriage
+) -> None:
+    bitten = "our 2 year old foster daughter has bitten three kids at toddler group this month"
+    assert classifier.decide(bitten) is not None  # the classifier alone reads safeguarding
+    assert "safeguarding" not in layered.classifier_gate(bitten).classifier_may
+    assert layered.triage(bitten).category == "none"
+    assert layered.triage("toddler hits me in the face when I say no, he's 22 months").category == (
+        "none"
+    )
+    # An adult or an injury to the child in the message: the classifier reads it as usual.
+    bruised = "she bites other kids at nursery and has bruises on her back nobody explains"
+    assert "safeguarding" in layered.classifier_gate(bruised).classifier_may
+    assert layered.triage(bruised).category == "safeguarding"
+    # A rule still fires on its own words.
+    smacked = "my 2yo bit me for the tenth time today and i smacked him back hard"
+    assert layered.triage(smacked).category != "none"
 
 
 def test_a_health_worry_only_the_classifier_heard_gets_who_can_check_first(
