@@ -204,6 +204,9 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ("blood in his nappy like red jelly, knees pulled up", "emergency", "intussusception"),
         ("soft spot is sunken, no wet nappy since this morning", "medical", "dehydration"),
         ("he won't put any weight on his leg", "medical", "not-bearing-weight"),
+        ("there are streaks of blood in his sick after coughing all night", "medical", None),
+        ("we both gave him calpol without knowing, so a double dose", "medical", None),
+        ("hes just not himself today, off his milk and really sleepy", "medical", None),
         (
             "her withdrawal is not getting better, more jittery than last week and feeding less",
             "medical",
@@ -233,6 +236,8 @@ def test_concepts_reach_red_flags_in_words_no_pattern_lists(
         "she was blue with cold after the park but she's fine now",
         "how should I store the washing pods so he can't get them",
         "his lips are purple from the ice lolly haha",
+        "she had a blood test at the clinic and cried all the way home",
+        "he's not been himself since the move, off his food, how do I help him settle",
         "her hands went blue from the poster paint at nursery",
         "I'd kill for a lie-in",
         "she'll be the death of me, she climbs everything",
