@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field
+
 from assistant.config import Settings
 from assistant.lexical import tokenize
 from assistant.models import SAFETY_PRIORITY, SafetyCategory, SafetyInfo
@@ -51,7 +53,16 @@ _MIN_ENGLISH_SHARE = 0.6
 
 class SafetyResult(SafetyInfo):
     """The triage decision. `matched` says which layer fired: pattern:<id>, concept:<id> or
-    classifier:<category>:<probability>."""
+    classifier:<category>:<probability>. `routine`: the message only says who can check a
+    health worry only the classifier heard, or answer a medicine or diagnosis question, so the
+    answer that follows is chosen as for any question."""
+
+    routine: bool = Field(False, exclude=True)
+
+    @property
+    def limits_quotes(self) -> bool:
+        """Whether the answer after this message keeps to guidance about the situation."""
+        return self.category != "none" and not self.routine
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,10 @@ _MESSAGE_VARIANTS = (
     "medical_question",
     "medical_fever",
 )
+
+# The variants that only say who can check a health worry or answer a medicine or diagnosis
+# question: no call to act now. (A carer in distress keeps guidance about coping.)
+_ROUTINE_MESSAGES = frozenset({"medical_check", "medical_question"})
 
 
 class SafetyTriage:
@@ -265,17 +280,22 @@ class SafetyTriage:
             return SafetyResult()
         # The most urgent category wins; within it, the first layer that found it is recorded.
         category, matched = min(found, key=lambda item: SAFETY_PRIORITY.index(item[0]))
-        message = self.messages[category]
-        words = self.concepts.word_lists
+        key: str = category
         if category == "carer_crisis" and self._distress_only(found, normalised):
-            message = self.messages["carer_support"]
+            key = "carer_support"
         if category == "medical" and all(m.startswith("classifier:") for _, m in found):
-            message = self.messages["medical_check"]
+            key = "medical_check"
         elif category == "medical" and not any(m in self._symptoms for _, m in found):
-            message = self.messages["medical_question"]
-        if category == "medical" and words["fever_words"].search(normalised):
+            key = "medical_question"
+        message = self.messages[key]
+        if category == "medical" and self.concepts.word_lists["fever_words"].search(normalised):
             message = self._with_fever_rule(message)
-        return SafetyResult(category=category, message=message.strip(), matched=matched)
+        return SafetyResult(
+            category=category,
+            message=message.strip(),
+            matched=matched,
+            routine=key in _ROUTINE_MESSAGES,
+        )
 
     def _with_fever_rule(self, message: str) -> str:
         """The medical message with the under-3-months fever rule after its first line."""

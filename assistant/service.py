@@ -214,12 +214,14 @@ class Assistant:
         timings.update(retrieval.timings_ms)
 
         asked = self.topic_fit.asked_about(question)
-        triaged = safety.category != "none"
+        # After a message that only says who can check or help, the answer is chosen as for
+        # any question (the feeding guidance under "a health professional can check").
+        triaged = safety.limits_quotes
         # Topic fit applies to the topics listed after a refusal too (no "if a child in your
         # care dies" under a question about a relative with dementia).
         related = self._related([h for h in retrieval.hits if self._fits(h, asked, triaged)])
         threshold = self.settings.abstain_threshold
-        if safety.category != "none":
+        if triaged:
             threshold -= self.settings.safety_evidence_margin
         outside = self._outside(question, retrieval)
         # Topic fit: a section about emergencies, abuse, shaking or losing control is quoted
@@ -317,7 +319,7 @@ class Assistant:
             )
             for hit, similarity in zip(prepared.hits, prepared.similarities, strict=True)
         ]
-        triaged = prepared.safety.category != "none"
+        triaged = prepared.safety.limits_quotes
         sentences = self.generator.generate(
             prepared.question,
             passages,

@@ -792,6 +792,23 @@ def test_after_an_emergency_only_fitting_guidance_is_quoted(
     assert all("sleep" not in c.doc_id for c in answer.citations)
 
 
+def test_after_a_message_that_only_says_who_can_check_the_question_is_answered(
+    shipped_assistant: Assistant,
+) -> None:
+    question = "my 5 month old only takes 3oz per bottle, is that enough"
+    triaged = shipped_assistant.triage.triage(question)
+    assert triaged.category == "medical"  # only the classifier heard a health worry
+    assert triaged.message == shipped_assistant.triage.messages["medical_check"].strip()
+    assert triaged.routine and not triaged.limits_quotes
+    feeds = shipped_assistant.ask(question)
+    assert feeds.safety.message == triaged.message
+    # The feeding guidance, which the medical list of topics does not name, is quoted.
+    assert feeds.citations and feeds.citations[0].doc_id == "everyday-care/feeding"
+    # A symptom keeps the answer to guidance about the situation.
+    floppy = shipped_assistant.triage.triage("the baby has gone limp and floppy in her cot")
+    assert floppy.limits_quotes and not floppy.routine
+
+
 def test_a_follow_up_that_turns_urgent_fires_on_its_own_words(
     shipped_assistant: Assistant,
 ) -> None:
