@@ -294,6 +294,29 @@ def test_a_close_runner_up_asked_for_in_so_many_words_goes_first() -> None:
     assert [h.chunk.doc_id for h in similar] == ["a", "b"]
 
 
+def test_the_clearer_question_is_looked_for_among_sections_not_chunks() -> None:
+    """The best section's later chunks do not push a clearly better asked section out of reach,
+    and a much clearer question may close a wider score gap ("the nappy rash is my fault, should
+    I write it down" goes to a parent criticising my care, not to treating nappy rash)."""
+
+    def chunk_of(section: str, index: int, score: float, question: float) -> Hit:
+        chunk = make_chunk(section, id=f"{section}::{index}", chunk_index=index)
+        return Hit(chunk, score, question_dense=question)
+
+    hits = [
+        chunk_of("treating-nappy-rash", 0, 0.70, 0.61),
+        chunk_of("treating-nappy-rash", 1, 0.68, 0.61),
+        chunk_of("treating-nappy-rash", 2, 0.66, 0.61),
+        chunk_of("criticised-by-a-parent", 0, 0.56, 0.76),
+    ]
+    ranked = add_question_matches(hits, {}, {}, alpha=1.0, weight=0.0)
+    assert ranked[0].chunk.doc_id == "criticised-by-a-parent"
+    # Not when the runner-up is only a little clearer at that distance.
+    hits[3] = chunk_of("criticised-by-a-parent", 0, 0.56, 0.72)
+    ranked = add_question_matches(hits, {}, {}, alpha=1.0, weight=0.0)
+    assert ranked[0].chunk.doc_id == "treating-nappy-rash"
+
+
 def test_a_long_message_is_answered_from_the_question_it_ends_with(
     shipped_assistant: Assistant,
 ) -> None:
