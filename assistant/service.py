@@ -214,8 +214,8 @@ class Assistant:
         timings.update(retrieval.timings_ms)
 
         asked = self.topic_fit.asked_about(question)
-        # After a message that only says who can check or help, the answer is chosen as for
-        # any question (the feeding guidance under "a health professional can check").
+        # After a message that only says who can check a health worry, the answer is chosen as
+        # for any question (the feeding guidance under "a health professional can check").
         triaged = safety.limits_quotes
         # Topic fit applies to the topics listed after a refusal too (no "if a child in your
         # care dies" under a question about a relative with dementia).
