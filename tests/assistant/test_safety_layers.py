@@ -208,6 +208,11 @@ def layered(triage: SafetyTriage, classifier: SafetyClassifier) -> SafetyTriage:
         ("we both gave him calpol without knowing, so a double dose", "medical", None),
         ("hes just not himself today, off his milk and really sleepy", "medical", None),
         (
+            "he flinches and shuts his eyes whenever anyone lifts a hand near his face",
+            "safeguarding",
+            "frightened-of-going-home",
+        ),
+        (
             "she comes back from contact with dried sick on her and the same nappy as friday",
             "safeguarding",
             "neglect-on-arrival",
