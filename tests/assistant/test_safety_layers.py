@@ -628,6 +628,14 @@ def test_a_childs_own_hitting_or_biting_is_not_read_as_harm_by_the_classifier_al
     bruised = "she bites other kids at nursery and has bruises on her back nobody explains"
     assert "safeguarding" in layered.classifier_gate(bruised).classifier_may
     assert layered.triage(bruised).category == "safeguarding"
+    # "He" with no child's age or nursery may be a partner: the classifier still reads it.
+    pushed = "he pushes me around and shouts whenever the toddler cries at night"
+    assert "safeguarding" in layered.classifier_gate(pushed).classifier_may
+    crowd = "they pushed me over in front of the baby"
+    assert "safeguarding" in layered.classifier_gate(crowd).classifier_may
+    # "She" with the child's age stated is the child.
+    aged = "what do i do when she hits me in the face when shes cross? shes 3"
+    assert "safeguarding" not in layered.classifier_gate(aged).classifier_may
     # A rule still fires on its own words.
     smacked = "my 2yo bit me for the tenth time today and i smacked him back hard"
     assert layered.triage(smacked).category != "none"
